@@ -1,0 +1,128 @@
+import { PAGE_SIZE } from './constants.js'
+import { LimitError } from './errors.js'
+import { PG, PFN_BASE, ZERO_PFN } from './frames.js'
+import type { Kernel } from './kernel.js'
+import { Mm } from './mm.js'
+import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_PROTNONE, PTE_RW, SWP_EXCLUSIVE } from './pte.js'
+import { linkVma, unlinkVma } from './vma-ops.js'
+import { isCowMapping, type Vma } from './vma.js'
+
+/** fork, spawn and exit: kernel/fork.c dup_mmap(), mm/memory.c copy_page_range(), mm/mmap.c exit_mmap(). */
+
+export function checkProcessRoom (k: Kernel): void {
+  if (k.processes.size >= k.limits.maxProcesses) {
+    throw new LimitError(`the session already has ${k.processes.size} processes (limit ${k.limits.maxProcesses})`)
+  }
+}
+
+export function spawn (k: Kernel, name: string | null): Mm {
+  checkProcessRoom(k)
+  k.frames.ensureAvailable(1, 'a new process (its pgd)')
+  const mm = new Mm(k.nextPid++, null, name, k.tables)
+  k.model.initMm(mm, null)
+  k.processes.set(mm.pid, mm)
+  if (k.events.active) k.events.emit({ type: 'process.spawned', cause: k.cause, pid: mm.pid })
+  return mm
+}
+
+/**
+ * dup_mmap(): the child gets a copy of every VMA (linked to the parent's anon_vmas by the model) and,
+ * where the model says so, a copy of its PTEs.
+ */
+export function fork (k: Kernel, parent: Mm, name: string | null): Mm {
+  checkProcessRoom(k)
+  // The child needs at most the parent's page-table pages.
+  k.frames.ensureAvailable(parent.pgtable.tablePages, `fork of process ${parent.pid}`)
+  const child = new Mm(k.nextPid++, parent.pid, name, k.tables)
+  k.model.initMm(child, parent)
+  k.processes.set(child.pid, child)
+  if (k.events.active) k.events.emit({ type: 'process.forked', cause: k.cause, pid: parent.pid, parent: parent.pid, child: child.pid })
+  for (const vma of parent.vmas) {
+    const tmp = k.newVma(child, vma.start, vma.end, vma.pgoff, vma.flags, vma.file)
+    k.model.anonVmaFork(k, tmp, vma)
+    linkVma(k, tmp)
+    k.emitVma('vma.created', tmp)
+    if (k.model.forkCopiesPtes(vma)) copyPageRange(k, child, tmp, parent, vma)
+  }
+  return child
+}
+
+/**
+ * copy_page_range() -> copy_present_ptes() / copy_nonpresent_pte(): each mapped page gains a mapcount
+ * and a reference; a private writable PTE is write-protected in the parent and the child; the child's
+ * copy is old, and clean when the mapping is shared; an anonymous page stops being exclusive; a swap
+ * entry gains a swap reference and loses its exclusive marker in both.
+ */
+export function copyPageRange (k: Kernel, dst: Mm, dstVma: Vma, src: Mm, srcVma: Vma): void {
+  const cow = isCowMapping(srcVma.flags)
+  const shared = srcVma.isShared
+  const trackExclusive = k.model.tracksAnonExclusive
+  // 2.6.11 copy_one_pte(): a PageReserved page (the zero page) is copied verbatim.
+  const reservedVerbatim = !k.model.zeroPageSpecial
+  const childClear = PTE_ACCESSED | (shared ? PTE_DIRTY : 0)
+  const events = k.events.active
+  src.pgtable.forEachLeaf(srcVma.start, srcVma.end, (leaf, from, to, base) => {
+    const ptes = leaf.ptes
+    let first = from
+    while (first < to && ptes[first] === 0) first++
+    if (first === to) return
+    const dleaf = dst.pgtable.leafAlloc(base + first * PAGE_SIZE)
+    const dptes = dleaf.ptes
+    const { refcount, mapcountRaw, flags, mapping } = k.frames
+    for (let i = first; i < to; i++) {
+      const pte = ptes[i]
+      if (pte === 0) continue
+      const low = pte % 4096
+      let child = pte
+      if ((low & (PTE_PRESENT | PTE_PROTNONE)) !== 0) {
+        const pfn = (pte - low) / 4096
+        if (pfn !== ZERO_PFN) {
+          const s = pfn - PFN_BASE
+          refcount[s]++
+          mapcountRaw[s]++
+          if ((mapping[s] & 1) !== 0) {
+            dst.rss.anon++
+            if (trackExclusive) flags[s] &= ~PG.anonExclusive
+          } else if (dstVma.file?.kind === 'shmem') dst.rss.shmem++
+          else dst.rss.file++
+        } else if (reservedVerbatim) {
+          if (events) k.setPte(dst, dleaf, i, base + i * PAGE_SIZE, pte)
+          else dptes[i] = pte
+          continue
+        }
+        if (cow && (low & PTE_RW) !== 0) {
+          const wp = pte - PTE_RW
+          if (events) k.setPte(src, leaf, i, base + i * PAGE_SIZE, wp)
+          else ptes[i] = wp
+          child = wp
+        }
+        const cl = child % 4096
+        child = child - cl + (cl & ~childClear)
+      } else {
+        // A swap entry (migration entries never outlive the operation that made them).
+        k.swap.dup((pte - low) / 4096)
+        dst.rss.swap++
+        if ((low & SWP_EXCLUSIVE) !== 0) {
+          child = pte - SWP_EXCLUSIVE
+          if (events) k.setPte(src, leaf, i, base + i * PAGE_SIZE, child)
+          else ptes[i] = child
+        }
+      }
+      if (events) k.setPte(dst, dleaf, i, base + i * PAGE_SIZE, child)
+      else dptes[i] = child
+    }
+  })
+}
+
+/** exit_mmap(): zap every VMA, free the page tables, unlink the VMAs, free the pgd. */
+export function exitMm (k: Kernel, mm: Mm, zap: (vma: Vma) => void): void {
+  for (const vma of mm.vmas) zap(vma)
+  const vmas = mm.vmas.slice()
+  for (const vma of vmas) {
+    unlinkVma(k, vma)
+    k.emitVma('vma.removed', vma)
+  }
+  mm.pgtable.destroy()
+  k.processes.delete(mm.pid)
+  if (k.events.active) k.events.emit({ type: 'process.exited', cause: k.cause, pid: mm.pid })
+}

@@ -1,0 +1,173 @@
+import { PAGE_SIZE, hex } from './constants.js'
+import { PFN_BASE, PG, ZERO_PFN, fileMapping, mappingId, mappingIsAnon } from './frames.js'
+import type { Kernel } from './kernel.js'
+import { pteIsMigration, pteIsSwap, pteMapped, ptePfn, swpOffset } from './pte.js'
+import { rmapWalk } from './rmap.js'
+
+export interface InvariantReport {
+  ok: boolean
+  violations: string[]
+  checked: { frames: number, ptes: number, swapEntries: number, vmas: number, walks: number, anonVmas: number }
+}
+
+const MAX_VIOLATIONS = 200
+
+/**
+ * Checks that the whole state is consistent: each frame's mapcount equals the PTEs mapping it, its
+ * refcount accounts for every holder, an rmap walk of every mapped page finds exactly those PTEs,
+ * the VMA lists, i_mmap and anon_vma structures agree, swap counts match swap entries, and RSS
+ * counters match the page tables.
+ */
+export function checkInvariants (k: Kernel): InvariantReport {
+  const violations: string[] = []
+  const fail = (msg: string): void => { if (violations.length < MAX_VIOLATIONS) violations.push(msg) }
+  const mappers = new Map<number, string[]>()
+  const swapRefs = new Map<number, number>()
+  const tablePfns = new Set<number>()
+  let ptes = 0; let swapEntries = 0; let vmaCount = 0; let walks = 0
+
+  for (const mm of [...k.processes.values()].sort((a, b) => a.pid - b.pid)) {
+    for (const p of mm.pgtable.tablePfns()) tablePfns.add(p)
+    const rss = { anon: 0, file: 0, shmem: 0, swap: 0 }
+    let prevEnd = 0
+    for (const vma of mm.vmas) {
+      vmaCount++
+      if (vma.mm !== mm) fail(`${vma} is listed in pid ${mm.pid} but belongs to pid ${vma.mm.pid}`)
+      if (vma.start % PAGE_SIZE !== 0 || vma.end % PAGE_SIZE !== 0 || vma.start >= vma.end) fail(`${vma} of pid ${mm.pid} has a bad range`)
+      if (vma.start < prevEnd) fail(`${vma} of pid ${mm.pid} overlaps or is out of order`)
+      prevEnd = vma.end
+      if (vma.file !== null) {
+        if (vma.immapNode === null || vma.immapNode.start !== vma.pgoff || vma.immapNode.last !== vma.lastPgoff) fail(`${vma} of pid ${mm.pid} is missing from i_mmap or keyed wrong`)
+      }
+      k.model.version === '2.6.11' ? check2611Anon(k, vma, fail) : checkModernAnon(vma, fail)
+    }
+    // Every PTE must lie inside a VMA and be accounted.
+    for (const vma of mm.vmas) {
+      mm.pgtable.forEachLeaf(vma.start, vma.end, (leaf, from, to, base) => {
+        for (let i = from; i < to; i++) {
+          const pte = leaf.ptes[i]
+          if (pte === 0) continue
+          const addr = base + i * PAGE_SIZE
+          if (pteMapped(pte)) {
+            ptes++
+            const pfn = ptePfn(pte)
+            if (pfn === ZERO_PFN) continue
+            if (!k.frames.isValidPfn(pfn) || k.frames.isFree(pfn)) { fail(`pid ${mm.pid} ${hex(addr)} maps free or invalid PFN ${pfn}`); continue }
+            const list = mappers.get(pfn) ?? []
+            list.push(`${mm.pid}:${addr}`)
+            mappers.set(pfn, list)
+            const kind = k.frameKind(pfn)
+            if (kind === 'anon') rss.anon++
+            else if (kind === 'shmem') rss.shmem++
+            else rss.file++
+          } else if (pteIsSwap(pte)) {
+            swapEntries++
+            rss.swap++
+            swapRefs.set(swpOffset(pte), (swapRefs.get(swpOffset(pte)) ?? 0) + 1)
+          } else if (pteIsMigration(pte)) {
+            fail(`pid ${mm.pid} ${hex(addr)} holds a migration entry outside a migration`)
+          }
+        }
+      })
+    }
+    let stray = 0
+    mm.pgtable.forEachLeaf(0, 2 ** 47, (leaf, from, to, base) => {
+      for (let i = from; i < to; i++) if (leaf.ptes[i] !== 0 && mm.vmaAt(base + i * PAGE_SIZE) === undefined) stray++
+    })
+    if (stray > 0) fail(`pid ${mm.pid} has ${stray} PTE(s) outside every VMA`)
+    for (const key of ['anon', 'file', 'shmem', 'swap'] as const) {
+      if (mm.rss[key] !== rss[key]) fail(`pid ${mm.pid} rss.${key} is ${mm.rss[key]} but its page tables hold ${rss[key]}`)
+    }
+  }
+
+  // i_mmap trees hold exactly the live file VMAs.
+  for (const space of k.spaces.values()) {
+    const err = space.immap.validate()
+    if (err !== null) fail(`i_mmap of ${space.name}: ${err}`)
+    for (const vma of space.immap.values()) {
+      if (vma.file !== space || !k.processes.has(vma.mm.pid) || !vma.mm.vmas.includes(vma)) fail(`i_mmap of ${space.name} holds a dead or foreign ${vma}`)
+    }
+    for (const [index, pfn] of space.cache) {
+      if (k.pageMapping(pfn) !== fileMapping(space.id) || k.pageIndex(pfn) !== index) fail(`page cache of ${space.name}[${index}] -> PFN ${pfn} whose mapping/index disagree`)
+    }
+  }
+  for (const av of k.anonVmas.values()) {
+    const err = av.tree.validate()
+    if (err !== null) fail(`anon_vma #${av.id} tree: ${err}`)
+    for (const avc of av.tree.values()) {
+      if (!avc.vma.mm.vmas.includes(avc.vma) || !k.processes.has(avc.vma.mm.pid)) fail(`anon_vma #${av.id} links a dead ${avc.vma}`)
+    }
+    for (const vma of av.vmas) if (!vma.mm.vmas.includes(vma)) fail(`anon_vma #${av.id} lists a dead ${vma}`)
+  }
+
+  // Frames.
+  let live = 0; let framesChecked = 0
+  for (let pfn = PFN_BASE + 1; pfn < k.frames.pfnLimit; pfn++) {
+    framesChecked++
+    const s = pfn - PFN_BASE
+    const rc = k.frames.refcount[s]
+    const flags = k.frames.flags[s]
+    if (rc === 0) {
+      if (flags !== 0 || k.frames.mapping[s] !== 0 || k.frames.mapcountRaw[s] !== -1) fail(`free PFN ${pfn} has state left over`)
+      if (mappers.has(pfn)) fail(`free PFN ${pfn} is still mapped`)
+      continue
+    }
+    live++
+    const mapped = mappers.get(pfn) ?? []
+    const mapcount = k.frames.mapcountRaw[s] + 1
+    if (flags & PG.table) {
+      if (!tablePfns.has(pfn)) fail(`page-table PFN ${pfn} belongs to no page table`)
+      if (rc !== 1) fail(`page-table PFN ${pfn} has refcount ${rc}`)
+      continue
+    }
+    if (mapcount !== mapped.length) fail(`PFN ${pfn}: mapcount ${mapcount} but ${mapped.length} PTE(s) map it`)
+    const m = k.frames.mapping[s]
+    const inSwapCache = (flags & PG.swapcache) !== 0
+    if (inSwapCache !== (k.swap.slotOfPfn.get(pfn) !== undefined)) fail(`PFN ${pfn}: PG_swapcache and the swap cache disagree`)
+    let expected = mapcount + (inSwapCache ? 1 : 0)
+    if (m !== 0 && !mappingIsAnon(m)) {
+      const space = k.spaces.get(mappingId(m))
+      if (space === undefined || space.cache.get(k.frames.index[s]) !== pfn) fail(`file PFN ${pfn} is not in its page cache`)
+      else expected += 1
+    } else if (mapcount === 0 && !inSwapCache) {
+      fail(`anonymous PFN ${pfn} is neither mapped nor in the swap cache (leaked)`)
+    }
+    if (rc !== expected) fail(`PFN ${pfn}: refcount ${rc}, but its holders account for ${expected}`)
+    if (mapped.length > 0) {
+      walks++
+      const found: string[] = []
+      rmapWalk(k, pfn, (mp) => { found.push(`${mp.pid}:${mp.addr}`); return undefined })
+      const a = [...mapped].sort().join(',')
+      const b = [...found].sort().join(',')
+      if (a !== b) fail(`rmap walk of PFN ${pfn} found {${found.map(fmt).join(', ')}} but the PTEs are {${mapped.map(fmt).join(', ')}}`)
+    }
+  }
+  for (const p of tablePfns) if ((k.pageFlags(p) & PG.table) === 0) fail(`page table at PFN ${p} is not marked PageTable`)
+  if (live !== k.frames.inUse) fail(`the allocator counts ${k.frames.inUse} frames in use, the frames say ${live}`)
+
+  for (const [slot, count] of k.swap.map) {
+    if ((swapRefs.get(slot) ?? 0) !== count) fail(`swap slot ${slot}: count ${count} but ${swapRefs.get(slot) ?? 0} swap PTE(s)`)
+  }
+  for (const [slot, n] of swapRefs) if (!k.swap.map.has(slot)) fail(`${n} swap PTE(s) refer to free swap slot ${slot}`)
+
+  return { ok: violations.length === 0, violations, checked: { frames: framesChecked, ptes, swapEntries, vmas: vmaCount, walks, anonVmas: k.anonVmas.size } }
+}
+
+function fmt (key: string): string {
+  const [pid, addr] = key.split(':')
+  return `pid ${pid} ${hex(Number(addr))}`
+}
+
+function check2611Anon (k: Kernel, vma: import('./vma.js').Vma, fail: (m: string) => void): void {
+  if (vma.anonVma === null) return
+  if (!k.anonVmas.has(vma.anonVma.id)) fail(`${vma} points at freed anon_vma #${vma.anonVma.id}`)
+  if (!vma.anonVma.vmas.includes(vma)) fail(`${vma} is missing from anon_vma #${vma.anonVma.id}'s list`)
+}
+
+function checkModernAnon (vma: import('./vma.js').Vma, fail: (m: string) => void): void {
+  for (const avc of vma.chain) {
+    if (avc.node === null || avc.node.start !== vma.pgoff || avc.node.last !== vma.lastPgoff) fail(`${vma}: AVC to anon_vma #${avc.anonVma.id} is not in its tree or keyed wrong`)
+  }
+  if (vma.anonVma !== null && !vma.chain.some((c) => c.anonVma === vma.anonVma)) fail(`${vma} has no AVC for its own anon_vma #${vma.anonVma.id}`)
+  if (vma.anonVma === null && vma.chain.length > 0) fail(`${vma} has AVCs but no anon_vma`)
+}

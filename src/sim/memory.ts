@@ -1,0 +1,299 @@
+import { PAGE_SIZE, pageDown } from './constants.js'
+import type { AddressSpace } from './address-space.js'
+import type { FaultPath } from './events.js'
+import { PG, ZERO_PFN, fileMapping } from './frames.js'
+import type { Kernel } from './kernel.js'
+import type { Mm } from './mm.js'
+import { pteIndex, type PteTable } from './page-table.js'
+import { maybeMkwrite, vmPageProt } from './prot.js'
+import {
+  PTE_ACCESSED, PTE_DIRTY, PTE_RW, PTE_SPECIAL, SWP_EXCLUSIVE, makePte, pteBits, pteDirty, pteIsSwap,
+  pteMapped, ptePfn, pteWrite, setBits, swpOffset
+} from './pte.js'
+import { deleteFromSwapCache, freeSwapAndCache } from './swap-cache.js'
+import { VM, VM_ACCESS_FLAGS, type Vma } from './vma.js'
+
+/** Faults and PTE teardown: mm/memory.c (handle_mm_fault and its helpers, zap_pte_range). */
+
+export type AccessOp = 'read' | 'write' | 'exec'
+
+export interface FaultResult {
+  path: FaultPath
+  /** Set when the access kills the process (the state is unchanged). */
+  signal?: 'SIGSEGV' | 'SIGBUS'
+  siCode?: 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR'
+  reason?: string
+  vma?: Vma
+  /** The page's address (the access address rounded down). */
+  page: number
+  pteBefore: number
+  pteAfter: number
+  /** The frame mapped after the access. */
+  pfn?: number
+  /** For copies: the frame copied from. */
+  copiedFrom?: number
+}
+
+// ---------------------------------------------------------------- page cache
+
+/**
+ * filemap_fault() / shmem_fault(): the page-cache page at `index`, read in (or, for shmem, allocated
+ * zeroed) when not cached. The cache holds one reference.
+ */
+export function findOrReadPage (k: Kernel, space: AddressSpace, index: number): number {
+  const cached = space.cache.get(index)
+  if (cached !== undefined) return cached
+  const pfn = k.allocFrame()
+  const s = pfn - ZERO_PFN
+  k.frames.mapping[s] = fileMapping(space.id)
+  k.frames.index[s] = index
+  k.frames.flags[s] = PG.uptodate | PG.lru | (space.kind === 'shmem' ? PG.swapbacked : 0)
+  space.cache.set(index, pfn)
+  return pfn
+}
+
+/** Frames a fault at `addr` may allocate: missing page tables plus one page (checked up front). */
+export function faultFramesNeeded (mm: Mm, addr: number): number {
+  return mm.pgtable.tablesNeeded(addr, addr + PAGE_SIZE) + 2
+}
+
+// ---------------------------------------------------------------- the fault
+
+/** arch/x86/mm/fault.c access_error(): does the VMA allow this kind of access? */
+export function accessError (vma: Vma, op: AccessOp): string | null {
+  if (op === 'write') return (vma.flags & VM.WRITE) !== 0 ? null : 'write to a mapping without PROT_WRITE'
+  if (op === 'exec') return (vma.flags & VM.EXEC) !== 0 ? null : 'instruction fetch from a mapping without PROT_EXEC'
+  return (vma.flags & VM_ACCESS_FLAGS) !== 0 ? null : 'read of a PROT_NONE mapping'
+}
+
+/**
+ * handle_mm_fault() for one access: find the VMA, check access, then handle_pte_fault(). The access
+ * either succeeds (possibly through a fault path) or is a signal with nothing changed.
+ */
+export function handleMmFault (k: Kernel, mm: Mm, addr: number, op: AccessOp): FaultResult {
+  const page = pageDown(addr)
+  const vma = mm.vmaAt(addr)
+  const before = mm.pgtable.get(page)
+  if (vma === undefined) {
+    return { path: 'sigsegv', signal: 'SIGSEGV', siCode: 'SEGV_MAPERR', reason: 'no VMA contains the address', page, pteBefore: before, pteAfter: before }
+  }
+  const denied = accessError(vma, op)
+  if (denied !== null) {
+    return { path: 'sigsegv', signal: 'SIGSEGV', siCode: 'SEGV_ACCERR', reason: denied, vma, page, pteBefore: before, pteAfter: before }
+  }
+  if (vma.file !== null && before === 0 && vma.linearPageIndex(page) >= vma.file.pages) {
+    return { path: 'sigbus', signal: 'SIGBUS', siCode: 'BUS_ADRERR', reason: `page ${vma.linearPageIndex(page)} is past the end of ${vma.file.name} (${vma.file.pages} pages)`, vma, page, pteBefore: before, pteAfter: before }
+  }
+  k.frames.ensureAvailable(faultFramesNeeded(mm, page) - (before !== 0 ? mm.pgtable.tablesNeeded(page, page + PAGE_SIZE) : 0), 'this fault')
+  const leaf = mm.pgtable.leafAlloc(page)
+  const slot = pteIndex(page)
+  const res: FaultResult = { path: 'none', vma, page, pteBefore: before, pteAfter: before }
+  const write = op === 'write'
+  if (before === 0) {
+    if (vma.file === null) doAnonymousPage(k, mm, vma, leaf, slot, page, write, res)
+    else doFault(k, mm, vma, vma.file, leaf, slot, page, write, res)
+  } else if (pteIsSwap(before)) {
+    doSwapPage(k, mm, vma, leaf, slot, page, write, res)
+  } else if (write && !pteWrite(before)) {
+    doWpPage(k, mm, vma, leaf, slot, page, res)
+  } else {
+    // The hardware sets the accessed bit, and the dirty bit on a write (no fault at all).
+    k.setPte(mm, leaf, slot, page, setBits(before, PTE_ACCESSED | (write ? PTE_DIRTY : 0)))
+  }
+  res.pteAfter = leaf.ptes[slot]
+  res.pfn = pteMapped(res.pteAfter) ? ptePfn(res.pteAfter) : undefined
+  return res
+}
+
+/** A brand-new anonymous page for `vma` at `addr` (folio_prealloc + folio_add_new_anon_rmap). */
+function newAnonPage (k: Kernel, vma: Vma, addr: number): number {
+  const av = k.model.anonVmaPrepare(k, vma)
+  const pfn = k.allocFrame()
+  k.setPageFlags(pfn, PG.uptodate | PG.lru | PG.swapbacked | (k.model.tracksAnonExclusive ? PG.anonExclusive : 0))
+  k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, true) ?? av, vma.linearPageIndex(addr))
+  k.mapPage(pfn)
+  return pfn
+}
+
+/** do_anonymous_page(): a read maps the zero page read-only; a write gets a new zeroed page. */
+function doAnonymousPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, addr: number, write: boolean, res: FaultResult): void {
+  const prot = vmPageProt(k.model, vma)
+  if (!write) {
+    // my_zero_pfn(): not refcounted, not mapcounted; the VMA still gets no anon_vma.
+    k.setPte(mm, leaf, slot, addr, makePte(ZERO_PFN, (prot & ~PTE_RW) | (k.model.zeroPageSpecial ? PTE_SPECIAL : 0)))
+    res.path = 'zero_page'
+    return
+  }
+  const pfn = newAnonPage(k, vma, addr)
+  k.setPte(mm, leaf, slot, addr, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
+  mm.rss.anon++
+  res.path = 'anon_alloc'
+}
+
+function rssFileCounter (mm: Mm, space: AddressSpace, delta: number): void {
+  if (space.kind === 'shmem') mm.rss.shmem += delta
+  else mm.rss.file += delta
+}
+
+/**
+ * do_fault(): do_read_fault maps the page-cache page; do_cow_fault gives a private writer an anonymous
+ * copy (the cache page is read in but not mapped); do_shared_fault maps the cache page writable, dirty.
+ */
+function doFault (k: Kernel, mm: Mm, vma: Vma, space: AddressSpace, leaf: PteTable, slot: number, addr: number, write: boolean, res: FaultResult): void {
+  const index = vma.linearPageIndex(addr)
+  const prot = vmPageProt(k.model, vma)
+  const cachePfn = findOrReadPage(k, space, index)
+  if (write && !vma.isShared) {
+    const pfn = newAnonPage(k, vma, addr)
+    k.setPte(mm, leaf, slot, addr, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
+    mm.rss.anon++
+    res.path = 'private_file_cow'
+    res.copiedFrom = cachePfn
+    return
+  }
+  k.getPage(cachePfn)
+  k.mapPage(cachePfn)
+  rssFileCounter(mm, space, 1)
+  if (write) {
+    k.setPageFlags(cachePfn, PG.dirty)
+    k.setPte(mm, leaf, slot, addr, makePte(cachePfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
+    res.path = 'shared_write'
+  } else {
+    k.setPte(mm, leaf, slot, addr, makePte(cachePfn, prot))
+    res.path = 'file_read'
+  }
+}
+
+/**
+ * do_wp_page(): a write to a present, write-protected PTE. Shared mappings just become writable
+ * (wp_page_shared); the zero page and pages another process may see are copied (wp_page_copy);
+ * an anonymous page this process alone holds is reused in place (wp_page_reuse).
+ */
+function doWpPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, addr: number, res: FaultResult): void {
+  const pte = leaf.ptes[slot]
+  const old = ptePfn(pte)
+  if (vma.isShared) {
+    if (old !== ZERO_PFN) k.setPageFlags(old, PG.dirty)
+    k.setPte(mm, leaf, slot, addr, setBits(pte, PTE_RW | PTE_DIRTY | PTE_ACCESSED))
+    res.path = 'shared_write_notify'
+    return
+  }
+  if (old !== ZERO_PFN && k.isAnonPage(old) && k.model.wpCanReuseAnon(k, old, vma)) {
+    k.setPte(mm, leaf, slot, addr, setBits(pte, PTE_RW | PTE_DIRTY | PTE_ACCESSED))
+    res.path = 'cow_reuse'
+    return
+  }
+  wpPageCopy(k, mm, vma, leaf, slot, addr, old, res)
+}
+
+/** wp_page_copy(): a new anonymous page (zeroed for the zero page, else a copy) replaces the old one. */
+function wpPageCopy (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, addr: number, old: number, res: FaultResult): void {
+  const pfn = newAnonPage(k, vma, addr)
+  const prot = vmPageProt(k.model, vma)
+  k.setPte(mm, leaf, slot, addr, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
+  if (old === ZERO_PFN) {
+    res.path = 'zero_page_cow'
+    mm.rss.anon++
+    return
+  }
+  res.copiedFrom = old
+  if (k.isAnonPage(old)) {
+    res.path = 'cow_copy'
+  } else {
+    res.path = 'private_file_cow'
+    rssFileCounter(mm, spaceOf(k, old), -1)
+    mm.rss.anon++
+  }
+  k.unmapPage(old)
+  k.putPage(old)
+}
+
+function spaceOf (k: Kernel, pfn: number): AddressSpace {
+  const space = k.spaces.get(k.pageMapping(pfn) >>> 1)
+  if (space === undefined) throw new Error(`page ${pfn} has no address_space`)
+  return space
+}
+
+/**
+ * do_swap_page(): bring the page back from the swap cache or from swap, map it, drop the PTE's swap
+ * reference. Modern kernels map it writable at once when the swap entry says it was exclusive and
+ * free the swap slot on a write (should_try_to_free_swap); 2.6.11 maps it read-only and lets
+ * do_wp_page decide.
+ */
+function doSwapPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, addr: number, write: boolean, res: FaultResult): void {
+  const entry = leaf.ptes[slot]
+  const swapSlot = swpOffset(entry)
+  let pfn = k.swap.cache.get(swapSlot)
+  if (pfn === undefined) {
+    // swapin_readahead(): a new frame, read from swap, in the swap cache (the allocation's reference).
+    pfn = k.allocFrame()
+    k.setPageFlags(pfn, PG.uptodate | PG.lru | PG.swapbacked | PG.swapcache)
+    k.swap.addToCache(swapSlot, pfn)
+  }
+  const isNew = k.pageMapping(pfn) === 0
+  k.getPage(pfn)
+  const firstMap = k.mapcount(pfn) === 0
+  k.mapPage(pfn)
+  k.swap.put(swapSlot)
+  mm.rss.swap--
+  mm.rss.anon++
+  let bits = vmPageProt(k.model, vma)
+  let writeDone = false
+  if (k.model.tracksAnonExclusive) {
+    const exclusive = (pteBits(entry) & SWP_EXCLUSIVE) !== 0
+    if (write && k.refcount(pfn) === 2 && k.swap.count(swapSlot) === 0) {
+      deleteFromSwapCache(k, pfn)
+      k.setPageFlags(pfn, PG.dirty)
+    }
+    if (exclusive || k.refcount(pfn) === 1) {
+      if (vma.flags & VM.WRITE) {
+        bits |= PTE_RW
+        if (write) { bits |= PTE_DIRTY; writeDone = true }
+      }
+      k.setPageFlags(pfn, PG.anonExclusive)
+    }
+    if (isNew) k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, exclusive || k.refcount(pfn) === 1), vma.linearPageIndex(addr))
+  } else if (firstMap) {
+    k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, true), vma.linearPageIndex(addr))
+  }
+  k.setPte(mm, leaf, slot, addr, makePte(pfn, bits))
+  res.path = 'swap_in'
+  if (write && !writeDone) {
+    const sub: FaultResult = { path: 'none', page: addr, pteBefore: leaf.ptes[slot], pteAfter: 0 }
+    doWpPage(k, mm, vma, leaf, slot, addr, sub)
+    if (sub.copiedFrom !== undefined) res.copiedFrom = sub.copiedFrom
+  }
+}
+
+// ---------------------------------------------------------------- teardown
+
+/**
+ * zap_pte_range() over [lo, hi) of one VMA: every PTE is cleared; a mapped page loses a mapcount and a
+ * reference (a dirty PTE dirties a file page first), a swap entry its swap reference.
+ */
+export function zapRange (k: Kernel, mm: Mm, vma: Vma, lo: number, hi: number): void {
+  mm.pgtable.forEachLeaf(lo, hi, (leaf, from, to, base) => {
+    const ptes = leaf.ptes
+    for (let i = from; i < to; i++) {
+      const pte = ptes[i]
+      if (pte === 0) continue
+      const addr = base + i * PAGE_SIZE
+      k.setPte(mm, leaf, i, addr, 0)
+      if (pteMapped(pte)) {
+        const pfn = ptePfn(pte)
+        if (pfn === ZERO_PFN) continue
+        if (k.isAnonPage(pfn)) mm.rss.anon--
+        else {
+          if (pteDirty(pte)) k.setPageFlags(pfn, PG.dirty)
+          rssFileCounter(mm, spaceOf(k, pfn), -1)
+        }
+        k.unmapPage(pfn)
+        k.putPage(pfn)
+      } else if (pteIsSwap(pte)) {
+        mm.rss.swap--
+        freeSwapAndCache(k, swpOffset(pte))
+      }
+    }
+  })
+  void vma
+}

@@ -1,0 +1,149 @@
+import { PAGE_SIZE, TASK_SIZE, hex } from './constants.js'
+import type { AddressSpace } from './address-space.js'
+import { ConflictError, InvalidArgumentError, LimitError } from './errors.js'
+import type { Kernel } from './kernel.js'
+import { zapRange } from './memory.js'
+import type { Mm } from './mm.js'
+import { linkVma, splitVma, tryMerge, unlinkVma } from './vma-ops.js'
+import { VM, type Vma } from './vma.js'
+
+/** mmap and munmap: mm/mmap.c do_mmap(), mm/vma.c mmap_region() and do_vmi_munmap(). */
+
+export type FixedMode = 'noreplace' | 'replace' | 'hint'
+
+export interface MmapArgs {
+  /** Where to map; without it the kernel chooses (get_unmapped_area). */
+  addr?: number
+  /** How `addr` is used: MAP_FIXED_NOREPLACE (default), MAP_FIXED, or a plain hint. */
+  fixed?: FixedMode
+  pages: number
+  flags: number
+  shared: boolean
+  file: AddressSpace | null
+  /** File offset in pages. */
+  offset: number
+}
+
+/** Throws unless `n` more VMAs fit in the mm (sysctl_max_map_count, ENOMEM). */
+export function ensureVmaRoom (k: Kernel, mm: Mm, n: number): void {
+  if (mm.vmas.length + n > k.limits.maxVmasPerProcess) {
+    throw new LimitError(`process ${mm.pid} would have more than ${k.limits.maxVmasPerProcess} VMAs`, { pid: mm.pid, vmas: mm.vmas.length })
+  }
+}
+
+/** How many VMAs munmap of [lo, hi) adds (a cut strictly inside one VMA splits it in two). */
+function splitsAdded (mm: Mm, lo: number, hi: number): number {
+  const v = mm.vmaAt(lo)
+  return v !== undefined && v.start < lo && v.end > hi ? 1 : 0
+}
+
+export function checkUserRange (addr: number, len: number, what: string): void {
+  if (!Number.isSafeInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) {
+    throw new InvalidArgumentError(`${what}: address ${Number.isFinite(addr) ? hex(addr) : String(addr)} is not a page-aligned user address`, 'EINVAL', { addr })
+  }
+  if (!Number.isSafeInteger(len) || len <= 0) throw new InvalidArgumentError(`${what}: length must be at least one page`, 'EINVAL', { len })
+  if (addr + len > TASK_SIZE) {
+    throw new InvalidArgumentError(`${what}: [${hex(addr)}, ${hex(addr + len)}) goes past the top of user space (${hex(TASK_SIZE)})`, 'ENOMEM', { addr, len })
+  }
+}
+
+/** Validates an mmap request against the state; returns the address it will use. Changes nothing. */
+export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): number {
+  const len = a.pages * PAGE_SIZE
+  if (!Number.isSafeInteger(a.pages) || a.pages <= 0) throw new InvalidArgumentError('mmap: length must be at least one page', 'EINVAL', { pages: a.pages })
+  if (a.file !== null && a.file.kind === 'file') {
+    if (!Number.isSafeInteger(a.offset) || a.offset < 0) throw new InvalidArgumentError('mmap: offset must be a non-negative number of pages', 'EINVAL', { offset: a.offset })
+    if (a.offset >= a.file.pages) {
+      throw new InvalidArgumentError(`mmap: offset ${a.offset} is past the end of ${a.file.name} (${a.file.pages} pages)`, 'ENXIO', { offset: a.offset, filePages: a.file.pages })
+    }
+  }
+  const mode = a.fixed ?? 'noreplace'
+  if (a.addr !== undefined && mode !== 'hint') {
+    checkUserRange(a.addr, len, 'mmap')
+    if (a.addr < 0x10000) throw new InvalidArgumentError(`mmap: ${hex(a.addr)} is below vm.mmap_min_addr (0x10000)`, 'EPERM', { addr: a.addr })
+    if (mode === 'noreplace' && !mm.isFree(a.addr, a.addr + len)) {
+      const v = mm.findVma(a.addr) as Vma
+      throw new ConflictError(`mmap: [${hex(a.addr)}, ${hex(a.addr + len)}) overlaps the mapping at [${hex(v.start)}, ${hex(v.end)}) (MAP_FIXED_NOREPLACE)`, 'EEXIST', { addr: a.addr, existing: { start: v.start, end: v.end } })
+    }
+    ensureVmaRoom(k, mm, 1 + (mode === 'replace' ? splitsAdded(mm, a.addr, a.addr + len) : 0))
+    return a.addr
+  }
+  ensureVmaRoom(k, mm, 1)
+  if (a.addr !== undefined) {
+    checkUserRange(a.addr, len, 'mmap')
+    if (a.addr >= 0x10000 && mm.isFree(a.addr, a.addr + len)) return a.addr
+  }
+  const anonPrivate = a.file === null && !a.shared
+  const addr = k.model.getUnmappedArea(mm, len, anonPrivate)
+  if (addr === null) throw new LimitError(`mmap: no free range of ${a.pages} pages in process ${mm.pid}`, { pages: a.pages })
+  return addr
+}
+
+/**
+ * do_mmap() + mmap_region() at an address checkMmap() approved: a VMA (merged with a neighbour when
+ * flags, file, pgoff and anon_vma allow), its pgoff chosen as the kernel does.
+ */
+export function doMmap (k: Kernel, mm: Mm, a: MmapArgs, addr: number): Vma {
+  const end = addr + a.pages * PAGE_SIZE
+  if ((a.fixed ?? 'noreplace') === 'replace' && a.addr !== undefined) doMunmap(k, mm, addr, end)
+  let flags = a.flags | VM.MAYREAD | VM.MAYWRITE | VM.MAYEXEC
+  let file = a.file
+  let pgoff: number
+  if (a.shared) flags |= VM.SHARED | VM.MAYSHARE
+  if (file !== null) {
+    pgoff = a.offset
+  } else if (a.shared) {
+    // do_mmap(): MAP_SHARED anonymous ignores pgoff (modern) and shmem_zero_setup() backs it with shmem.
+    pgoff = k.model.sharedAnonPgoffZero ? 0 : a.offset
+    file = k.newSpace(`dev/zero (shmem #${k.nextSpaceId})`, 'shmem', pgoff + a.pages)
+  } else {
+    // do_mmap(): "Set pgoff according to addr for anon_vma".
+    pgoff = addr / PAGE_SIZE
+  }
+  if (file === null || file.kind === 'file') {
+    const { prev, next } = neighbours(mm, addr)
+    const merged = tryMerge(k, mm, { start: addr, end, pgoff, flags, file, anonVma: null, src: null, cloneFrom: null }, prev, next)
+    if (merged !== null) return merged
+  }
+  const vma = k.newVma(mm, addr, end, pgoff, flags, file)
+  linkVma(k, vma)
+  k.emitVma('vma.created', vma)
+  return vma
+}
+
+/** The VMAs around a free range starting at `addr`. */
+export function neighbours (mm: Mm, addr: number): { prev: Vma | undefined, next: Vma | undefined } {
+  const i = mm.vmas.findIndex((v) => v.end > addr)
+  return i < 0 ? { prev: mm.vmas[mm.vmas.length - 1], next: undefined } : { prev: mm.vmas[i - 1], next: mm.vmas[i] }
+}
+
+/**
+ * do_vmi_munmap(): split the VMAs at the edges, zap their PTEs, free the page tables nobody needs
+ * any more (free_pgtables between the neighbours), then remove the VMAs.
+ */
+export function doMunmap (k: Kernel, mm: Mm, lo: number, hi: number): void {
+  let vmas = mm.vmasIn(lo, hi)
+  if (vmas.length === 0) return
+  const first = vmas[0]
+  if (first.start < lo) splitVma(k, first, lo, true)
+  const last = vmas[vmas.length - 1]
+  if (last.end > hi) splitVma(k, last, hi, false)
+  vmas = mm.vmasIn(lo, hi)
+  for (const v of vmas) zapRange(k, mm, v, v.start, v.end)
+  const floor = mm.vmas[mm.vmas.indexOf(vmas[0]) - 1]?.end ?? 0
+  const ceiling = mm.vmas[mm.vmas.indexOf(vmas[vmas.length - 1]) + 1]?.start ?? TASK_SIZE + PAGE_SIZE
+  const spanLo = vmas[0].start
+  const spanHi = vmas[vmas.length - 1].end
+  for (const v of vmas) {
+    unlinkVma(k, v)
+    k.emitVma('vma.removed', v)
+  }
+  mm.pgtable.freeRange(spanLo, spanHi, floor, ceiling)
+  k.model.noteUnmap(mm, lo)
+}
+
+/** Checks an munmap request; changes nothing. */
+export function checkMunmap (k: Kernel, mm: Mm, addr: number, pages: number): void {
+  checkUserRange(addr, pages * PAGE_SIZE, 'munmap')
+  ensureVmaRoom(k, mm, splitsAdded(mm, addr, addr + pages * PAGE_SIZE))
+}

@@ -1,0 +1,61 @@
+import type { AnonVma } from '../anon-vma.js'
+import type { Kernel } from '../kernel.js'
+import type { Mm } from '../mm.js'
+import type { Vma } from '../vma.js'
+
+export type KernelVersion = '2.6.11' | '6.18'
+export const KERNEL_VERSIONS: readonly KernelVersion[] = ['2.6.11', '6.18']
+
+/**
+ * What differs between the two kernels, and nothing else: how anonymous pages are attached to and
+ * found through anon_vmas, which VMAs fork copies PTEs for, when a write fault may reuse a shared
+ * anonymous page, and a few presentation facts. Everything else is one engine.
+ */
+export interface KernelModel {
+  readonly version: KernelVersion
+  /** Added to the reference count to print `_count` (2.6.11 keeps the -1 bias). */
+  readonly countBias: number
+  /** How the trace names i_mmap and the anonymous-side structure. */
+  readonly immapName: string
+  readonly anonName: string
+  /** Zero-page PTEs carry _PAGE_SPECIAL (vm_normal_page's pte_special test; absent in 2.6.11). */
+  readonly zeroPageSpecial: boolean
+  /** MAP_SHARED|MAP_ANONYMOUS: modern do_mmap ignores the caller's pgoff (0); 2.6.11 keeps it. */
+  readonly sharedAnonPgoffZero: boolean
+  /** Shared writable file mappings start read-only to catch the first write (vma_wants_writenotify, 2.6.19+). */
+  readonly writeNotify: boolean
+  /** try_to_unmap_one refuses (and clears) young PTEs (2.6.11; modern kernels leave that to page_referenced). */
+  readonly unmapRefusesYoung: boolean
+  /** PG_anon_exclusive is tracked (modern): fork clears it, new pages and reused pages have it. */
+  readonly tracksAnonExclusive: boolean
+  /** mprotect may make a PTE writable at once (can_change_pte_writable, modern). */
+  readonly mprotectUpgradesWrite: boolean
+
+  /** get_unmapped_area() for a mapping without a fixed address; null when nothing fits (ENOMEM). */
+  getUnmappedArea: (mm: Mm, len: number, anonPrivate: boolean) => number | null
+  /** Bookkeeping of the address search when a range is unmapped (2.6.11 arch_unmap_area). */
+  noteUnmap: (mm: Mm, addr: number) => void
+  /** The search state a new or forked mm starts with. */
+  initMm: (mm: Mm, parent: Mm | null) => void
+
+  /** anon_vma_prepare(): make sure the VMA has an anon_vma. */
+  anonVmaPrepare: (k: Kernel, vma: Vma) => AnonVma
+  /** At fork, link the child's copy of a VMA (2.6.11 anon_vma_link; modern anon_vma_fork). */
+  anonVmaFork: (k: Kernel, child: Vma, parent: Vma) => void
+  /** A new VMA made from `src` (split, merge, mremap) joins its anon_vmas (anon_vma_clone). */
+  anonVmaClone: (k: Kernel, dst: Vma, src: Vma) => void
+  /** The VMA goes away: unlink it and free anon_vmas nobody uses (unlink_anon_vmas / anon_vma_unlink). */
+  unlinkAnonVmas: (k: Kernel, vma: Vma) => void
+  /** The VMA's pgoff range is about to change; the returned function re-keys it afterwards. */
+  beginVmaUpdate: (vma: Vma) => (() => void) | undefined
+  /** Can `tgt` absorb a range whose anon_vma is `srcAnon` (is_mergeable_anon_vma)? */
+  isMergeableAnonVma: (tgt: Vma, srcAnon: AnonVma | null, src: Vma | null) => boolean
+  /** The anon_vma a newly mapped anonymous page points to (__folio_set_anon / page_add_anon_rmap). */
+  newPageAnonVma: (vma: Vma, exclusive: boolean) => AnonVma
+  /** The VMAs an rmap walk of an anonymous page visits, in walk order (rmap_walk_anon). */
+  anonWalkVmas: (anonVma: AnonVma, index: number) => Vma[]
+  /** copy_page_range() is called for this VMA at fork. */
+  forkCopiesPtes: (vma: Vma) => boolean
+  /** do_wp_page(): may this write fault reuse the anonymous page instead of copying it? */
+  wpCanReuseAnon: (k: Kernel, pfn: number, vma: Vma) => boolean
+}

@@ -1,0 +1,95 @@
+import type { AnonVma } from '../anon-vma.js'
+import { PG } from '../frames.js'
+import type { Kernel } from '../kernel.js'
+import type { Vma } from '../vma.js'
+import { findMergeableAnonVma } from './anon-vma-common.js'
+import type { KernelModel } from './kernel-model.js'
+import { TASK_UNMAPPED_BASE_2611, getUnmappedArea2611 } from '../unmapped-area.js'
+
+/** anon_vma_link(): 2.6.11 puts the VMA at the head of the family's list (list_add). */
+function link (vma: Vma, av: AnonVma): void {
+  vma.anonVma = av
+  av.vmas.unshift(vma)
+}
+
+/**
+ * Linux 2.6.11: the object-based rmap of the diagram. One anon_vma per fork family holds a list of
+ * every VMA of the family; a walk visits them all (mm/rmap.c).
+ */
+export const linux2611: KernelModel = {
+  version: '2.6.11',
+  countBias: -1,
+  immapName: 'i_mmap priority tree (prio_tree_root)',
+  anonName: 'anon_vma list (anon_vma->head)',
+  zeroPageSpecial: false,
+  sharedAnonPgoffZero: false,
+  writeNotify: false,
+  unmapRefusesYoung: true,
+  tracksAnonExclusive: false,
+  mprotectUpgradesWrite: false,
+
+  getUnmappedArea: (mm, len) => getUnmappedArea2611(mm, len),
+  // arch_unmap_area(): a hole below the cache makes the next search start there.
+  noteUnmap (mm, addr) {
+    if (addr >= TASK_UNMAPPED_BASE_2611 && addr < mm.freeAreaCache) mm.freeAreaCache = addr
+  },
+  // mm_init() and dup_mmap(): the search starts at TASK_UNMAPPED_BASE (the child's at oldmm->mmap_base).
+  initMm (mm) { mm.freeAreaCache = TASK_UNMAPPED_BASE_2611 },
+
+  // mm/rmap.c anon_vma_prepare(): reuse a mergeable neighbour's anon_vma or allocate one.
+  anonVmaPrepare (k: Kernel, vma: Vma): AnonVma {
+    if (vma.anonVma !== null) return vma.anonVma
+    const av = findMergeableAnonVma(vma, () => true) ?? k.newAnonVma()
+    link(vma, av)
+    return av
+  },
+
+  // kernel/fork.c dup_mmap(): `*tmp = *mpnt` copies vm->anon_vma, then anon_vma_link(tmp).
+  anonVmaFork (_k: Kernel, child: Vma, parent: Vma): void {
+    if (parent.anonVma !== null) link(child, parent.anonVma)
+  },
+
+  // split_vma()/copy_vma(): the new VMA joins the same list (__anon_vma_link).
+  anonVmaClone (_k: Kernel, dst: Vma, src: Vma): void {
+    if (src.anonVma === null) return
+    const av = src.anonVma
+    dst.anonVma = av
+    if (!av.vmas.includes(dst)) av.vmas.unshift(dst)
+  },
+
+  // mm/rmap.c anon_vma_unlink(): list_del, and free the anon_vma once its list is empty.
+  unlinkAnonVmas (k: Kernel, vma: Vma): void {
+    const av = vma.anonVma
+    if (av === null) return
+    const i = av.vmas.indexOf(vma)
+    if (i >= 0) av.vmas.splice(i, 1)
+    if (av.vmas.length === 0) k.freeAnonVma(av)
+  },
+
+  beginVmaUpdate: () => undefined,
+
+  // mm/mmap.c is_mergeable_anon_vma(): either has none, or both share one.
+  isMergeableAnonVma: (tgt, srcAnon) => tgt.anonVma === null || srcAnon === null || tgt.anonVma === srcAnon,
+
+  // page_add_anon_rmap(): page->mapping = vma->anon_vma | PAGE_MAPPING_ANON.
+  newPageAnonVma (vma: Vma): AnonVma {
+    if (vma.anonVma === null) throw new Error('page_add_anon_rmap without anon_vma')
+    return vma.anonVma
+  },
+
+  // mm/rmap.c try_to_unmap_anon / page_referenced_anon: list_for_each_entry over anon_vma->head.
+  anonWalkVmas: (av) => av.vmas.slice(),
+
+  // 2.6.11 dup_mmap() calls copy_page_range() for every VMA.
+  forkCopiesPtes: () => true,
+
+  // mm/memory.c do_wp_page() + mm/swapfile.c can_share_swap_page(): reuse when page_count is 1,
+  // or 2 with the swap cache as the only other holder of an otherwise unused swap slot.
+  wpCanReuseAnon (k: Kernel, pfn: number): boolean {
+    const inSwapCache = (k.pageFlags(pfn) & PG.swapcache) !== 0
+    const count = k.refcount(pfn)
+    if (!inSwapCache) return count === 1
+    const slot = k.swap.slotOfPfn.get(pfn)
+    return count === 2 && slot !== undefined && k.swap.count(slot) === 0
+  }
+}

@@ -1,0 +1,166 @@
+import type { AnonVma, AnonVmaChain } from '../anon-vma.js'
+import { PG } from '../frames.js'
+import type { Kernel } from '../kernel.js'
+import { deleteFromSwapCache } from '../swap-cache.js'
+import type { Vma } from '../vma.js'
+import { findMergeableAnonVma } from './anon-vma-common.js'
+import type { KernelModel } from './kernel-model.js'
+import { getUnmappedAreaModern } from '../unmapped-area.js'
+
+/**
+ * anon_vma_chain_link(): a new AVC in the anon_vma's interval tree, keyed by the VMA's pgoff range.
+ * `vma.chain` is kept oldest first, i.e. the kernel's same_vma list (which list_add fills newest
+ * first) read in reverse.
+ */
+function chainLink (vma: Vma, av: AnonVma): void {
+  const avc: AnonVmaChain = { vma, anonVma: av, node: null }
+  avc.node = av.tree.insert(avc, vma.pgoff, vma.lastPgoff)
+  vma.chain.push(avc)
+}
+
+/** put_anon_vma() / __put_anon_vma(): freeing a non-root anon_vma drops its reference on the root. */
+function putAnonVma (k: Kernel, av: AnonVma): void {
+  if (--av.refcount > 0) return
+  k.freeAnonVma(av)
+  const root = av.root
+  if (root !== av && --root.refcount === 0) k.freeAnonVma(root)
+}
+
+/** A VMA cloned from a parent (chain not singular) is not merged, to keep root-lock contention low. */
+const hadUncowedParents = (v: Vma | null): boolean => v !== null && v.anonVma !== null && v.chain.length !== 1
+
+/**
+ * Modern Linux (6.18): anon_vma_chain, per-anon_vma interval trees, AnonExclusive-based COW reuse,
+ * and fork skipping VMAs without an anon_vma (mm/rmap.c, mm/memory.c, mm/vma.c).
+ */
+export const linux618: KernelModel = {
+  version: '6.18',
+  countBias: 0,
+  immapName: 'i_mmap interval tree (rb_root_cached)',
+  anonName: 'anon_vma interval tree of anon_vma_chains (anon_vma->rb_root)',
+  zeroPageSpecial: true,
+  sharedAnonPgoffZero: true,
+  writeNotify: true,
+  unmapRefusesYoung: false,
+  tracksAnonExclusive: true,
+  mprotectUpgradesWrite: true,
+
+  getUnmappedArea: getUnmappedAreaModern,
+  noteUnmap: () => {},
+  initMm: () => {},
+
+  // mm/rmap.c __anon_vma_prepare(): reuse a neighbour's anon_vma (find_mergeable_anon_vma, whose
+  // reusable_anon_vma() wants a singular chain) or allocate a new root with its self-parent link.
+  anonVmaPrepare (k: Kernel, vma: Vma): AnonVma {
+    if (vma.anonVma !== null) return vma.anonVma
+    let av = findMergeableAnonVma(vma, (near) => near.chain.length === 1)
+    if (av === null) {
+      av = k.newAnonVma()
+      av.refcount = 1
+      av.numChildren++
+    }
+    vma.anonVma = av
+    chainLink(vma, av)
+    av.numActiveVmas++
+    return av
+  },
+
+  // mm/rmap.c anon_vma_fork(): clone the parent's chain, then give the child its own anon_vma (unless
+  // anon_vma_clone found a reusable one), whose root is the parent's root.
+  anonVmaFork (k: Kernel, child: Vma, parent: Vma): void {
+    if (parent.anonVma === null) return
+    child.anonVma = null
+    linux618.anonVmaClone(k, child, parent)
+    if (child.anonVma !== null) return
+    const av = k.newAnonVma()
+    av.refcount = 1
+    av.numActiveVmas++
+    av.root = parent.anonVma.root
+    av.parent = parent.anonVma
+    av.root.refcount++
+    child.anonVma = av
+    chainLink(child, av)
+    av.parent.numChildren++
+  },
+
+  // mm/rmap.c anon_vma_clone(): link dst to every anon_vma of src, oldest first; a child with no
+  // anon_vma yet may reuse one that has no VMAs left and fewer than two children.
+  anonVmaClone (_k: Kernel, dst: Vma, src: Vma): void {
+    for (const pavc of src.chain) {
+      const av = pavc.anonVma
+      chainLink(dst, av)
+      if (dst.anonVma === null && src.anonVma !== null && av.numChildren < 2 && av.numActiveVmas === 0) dst.anonVma = av
+    }
+    if (dst.anonVma !== null) dst.anonVma.numActiveVmas++
+  },
+
+  // mm/rmap.c unlink_anon_vmas(): newest AVC first; anon_vmas left with an empty tree are put.
+  unlinkAnonVmas (k: Kernel, vma: Vma): void {
+    const empty: AnonVma[] = []
+    for (let i = vma.chain.length - 1; i >= 0; i--) {
+      const avc = vma.chain[i]
+      const av = avc.anonVma
+      if (avc.node !== null) av.tree.remove(avc.node)
+      avc.node = null
+      if (av.tree.isEmpty()) {
+        av.parent.numChildren--
+        empty.push(av)
+      }
+    }
+    vma.chain.length = 0
+    if (vma.anonVma !== null) vma.anonVma.numActiveVmas--
+    for (const av of empty) putAnonVma(k, av)
+  },
+
+  // anon_vma_interval_tree_pre_update_vma / post_update_vma.
+  beginVmaUpdate (vma: Vma): (() => void) | undefined {
+    if (vma.chain.length === 0) return undefined
+    for (const avc of vma.chain) if (avc.node !== null) avc.anonVma.tree.remove(avc.node)
+    return () => {
+      for (const avc of vma.chain) avc.node = avc.anonVma.tree.insert(avc, vma.pgoff, vma.lastPgoff)
+    }
+  },
+
+  // mm/vma.c is_mergeable_anon_vma().
+  isMergeableAnonVma (tgt: Vma, srcAnon: AnonVma | null, src: Vma | null): boolean {
+    if (tgt.anonVma === null && srcAnon !== null) return !hadUncowedParents(src)
+    if (tgt.anonVma !== null && srcAnon === null) return !hadUncowedParents(tgt)
+    return srcAnon === tgt.anonVma
+  },
+
+  // mm/rmap.c __folio_set_anon(): a page that is not exclusive must use the oldest anon_vma (the root).
+  newPageAnonVma (vma: Vma, exclusive: boolean): AnonVma {
+    if (vma.anonVma === null) throw new Error('__folio_set_anon without anon_vma')
+    return exclusive ? vma.anonVma : vma.anonVma.root
+  },
+
+  // mm/rmap.c rmap_walk_anon(): anon_vma_interval_tree_foreach over folio_anon_vma(folio)->rb_root.
+  anonWalkVmas (av: AnonVma, index: number): Vma[] {
+    const out: Vma[] = []
+    av.tree.forEachOverlap(index, index, (avc) => { out.push(avc.vma) })
+    return out
+  },
+
+  // mm/memory.c vma_needs_copy(): without an anon_vma the child can fault everything back in.
+  forkCopiesPtes: (vma: Vma) => vma.anonVma !== null,
+
+  // mm/memory.c do_wp_page(): PageAnonExclusive, or wp_can_reuse_anon_folio(): the only reference
+  // (after dropping an unused swap-cache entry) is ours; then folio_move_anon_rmap() to this VMA.
+  wpCanReuseAnon (k: Kernel, pfn: number, vma: Vma): boolean {
+    if (k.pageFlags(pfn) & PG.anonExclusive) return true
+    const swapcache = (k.pageFlags(pfn) & PG.swapcache) !== 0 ? 1 : 0
+    if (k.refcount(pfn) > 3 || k.refcount(pfn) > 1 + swapcache) return false
+    if (swapcache) {
+      // folio_free_swap(): only when no swap PTE still refers to the slot.
+      const slot = k.swap.slotOfPfn.get(pfn)
+      if (slot !== undefined && k.swap.count(slot) === 0) {
+        deleteFromSwapCache(k, pfn)
+        k.setPageFlags(pfn, PG.dirty)
+      }
+    }
+    if (k.refcount(pfn) !== 1) return false
+    if (vma.anonVma !== null) k.setAnonMapping(pfn, vma.anonVma, k.pageIndex(pfn))
+    k.setPageFlags(pfn, PG.anonExclusive)
+    return true
+  }
+}

@@ -1,0 +1,85 @@
+import { PAGE_SIZE, hex } from './constants.js'
+import { InvalidArgumentError } from './errors.js'
+import { PG, ZERO_PFN } from './frames.js'
+import type { Kernel } from './kernel.js'
+import { ensureVmaRoom, checkUserRange } from './mmap.js'
+import type { Mm } from './mm.js'
+import { vmPageProt, wantsWriteNotify } from './prot.js'
+import { PTE_ACCESSED, PTE_DIRTY, PTE_RW, PTE_SPECIAL, pteMapped, ptePfn } from './pte.js'
+import { splitVma, tryMerge } from './vma-ops.js'
+import { VM, VM_ACCESS_FLAGS, type Vma } from './vma.js'
+
+/** mprotect: mm/mprotect.c do_mprotect_pkey(), mprotect_fixup(), change_pte_range(). */
+
+/** Throws unless [lo, hi) is mapped without holes (the kernel's -ENOMEM). */
+export function checkFullyMapped (mm: Mm, lo: number, hi: number, what: string): Vma[] {
+  const vmas = mm.vmasIn(lo, hi)
+  let at = lo
+  for (const v of vmas) {
+    if (v.start > at) break
+    at = v.end
+  }
+  if (at < hi) throw new InvalidArgumentError(`${what}: [${hex(at)}, ${hex(Math.min(hi, mm.findVma(at)?.start ?? hi))}) is not mapped`, 'ENOMEM', { unmapped: at })
+  return vmas
+}
+
+export function checkMprotect (k: Kernel, mm: Mm, addr: number, pages: number): void {
+  checkUserRange(addr, pages * PAGE_SIZE, 'mprotect')
+  const hi = addr + pages * PAGE_SIZE
+  const vmas = checkFullyMapped(mm, addr, hi, 'mprotect')
+  const splits = (vmas[0].start < addr ? 1 : 0) + (vmas[vmas.length - 1].end > hi ? 1 : 0)
+  ensureVmaRoom(k, mm, splits)
+}
+
+/** _PAGE_CHG_MASK: what pte_modify() keeps of the old entry besides the PFN. */
+const KEEP = PTE_ACCESSED | PTE_DIRTY | PTE_SPECIAL
+
+export function doMprotect (k: Kernel, mm: Mm, addr: number, pages: number, protFlags: number): void {
+  const hi = addr + pages * PAGE_SIZE
+  for (const vma of mm.vmasIn(addr, hi)) {
+    // A VMA merged into the previous one already carries the new flags.
+    if (!mm.vmas.includes(vma)) continue
+    const newFlags = (vma.flags & ~VM_ACCESS_FLAGS) | protFlags
+    if (newFlags === vma.flags) continue
+    let target = vma
+    if (target.start < addr) splitVma(k, target, addr, true)
+    if (target.end > hi) splitVma(k, target, hi, false)
+    target.flags = newFlags
+    k.emitVma('vma.changed', target)
+    changeProtection(k, mm, target)
+    const i = mm.vmas.indexOf(target)
+    const merged = tryMerge(k, mm, {
+      start: target.start, end: target.end, pgoff: target.pgoff, flags: target.flags, file: target.file,
+      anonVma: target.anonVma, src: target, cloneFrom: target
+    }, mm.vmas[i - 1], mm.vmas[i + 1])
+    if (merged !== null) target = merged
+  }
+}
+
+/**
+ * change_pte_range(): each mapped PTE gets the new protection (pte_modify keeps PFN, accessed, dirty,
+ * special). Modern kernels make it writable at once when that cannot break COW
+ * (can_change_pte_writable: an exclusive anonymous page, or a dirty PTE of a write-notify mapping).
+ */
+function changeProtection (k: Kernel, mm: Mm, vma: Vma): void {
+  const prot = vmPageProt(k.model, vma)
+  const tryWritable = k.model.mprotectUpgradesWrite &&
+    (vma.isShared ? wantsWriteNotify(k.model, vma) : (vma.flags & VM.WRITE) !== 0)
+  mm.pgtable.forEachLeaf(vma.start, vma.end, (leaf, from, to, base) => {
+    for (let i = from; i < to; i++) {
+      const pte = leaf.ptes[i]
+      if (!pteMapped(pte)) continue
+      const low = pte % 4096
+      let next = pte - low + ((low & KEEP) | (prot & ~KEEP))
+      if (tryWritable && (next % 4096 & PTE_RW) === 0 && canChangePteWritable(k, vma, next)) next += PTE_RW
+      if (next !== pte) k.setPte(mm, leaf, i, base + i * PAGE_SIZE, next)
+    }
+  })
+}
+
+function canChangePteWritable (k: Kernel, vma: Vma, pte: number): boolean {
+  if ((pte % 4096 & 0x1) === 0) return false // pte_protnone
+  if (vma.isShared) return (pte % 4096 & PTE_DIRTY) !== 0
+  const pfn = ptePfn(pte)
+  return pfn !== ZERO_PFN && k.isAnonPage(pfn) && (k.pageFlags(pfn) & PG.anonExclusive) !== 0
+}

@@ -1,0 +1,109 @@
+/**
+ * Page-table entries, one float64 each: `pfn * 4096 + low bits` (exact for any PFN below 2^41).
+ *
+ * Present entries use the x86-64 bit positions (arch/x86/include/asm/pgtable_types.h): PRESENT, RW,
+ * USER, ACCESSED, DIRTY, SPECIAL (_PAGE_BIT_SOFTW1) and PROTNONE (_PAGE_BIT_GLOBAL reused for
+ * PROT_NONE mappings). NX lives in bit 63 on x86, which a float64 cannot hold next to the PFN, so the
+ * simulator keeps it in bit 11 and moves it to bit 63 only when it prints the raw value.
+ *
+ * Non-present entries (swap and migration) are the simulator's own encoding: bit 0 clear, a tag in
+ * bits 1-2, flags in bits 3-5 and the swap offset (or, for migration, the PFN) above bit 12.
+ */
+export const PTE_PRESENT = 0x1
+export const PTE_RW = 0x2
+export const PTE_USER = 0x4
+export const PTE_ACCESSED = 0x20
+export const PTE_DIRTY = 0x40
+export const PTE_PROTNONE = 0x100
+export const PTE_SPECIAL = 0x200
+export const PTE_NX = 0x800
+
+export const SWP_TAG_SWAP = 0x2
+export const SWP_TAG_MIGRATION = 0x4
+/** pte_swp_exclusive(): the swapped-out page was PageAnonExclusive (mm/rmap.c try_to_unmap_one). */
+export const SWP_EXCLUSIVE = 0x8
+/** A writable migration entry (make_writable_migration_entry) restores a writable PTE. */
+export const SWP_MIG_WRITE = 0x10
+export const SWP_MIG_YOUNG = 0x20
+export const SWP_MIG_DIRTY = 0x40
+
+const LOW = 4096
+
+export const pteNone = (pte: number): boolean => pte === 0
+export const pteBits = (pte: number): number => pte % LOW
+export const ptePfn = (pte: number): number => (pte - (pte % LOW)) / LOW
+/** pte_present() on x86 is true for PROT_NONE entries too: the page is still mapped. */
+export const pteMapped = (pte: number): boolean => pte !== 0 && (pte % LOW & (PTE_PRESENT | PTE_PROTNONE)) !== 0
+export const pteIsSwap = (pte: number): boolean => pte !== 0 && (pte % LOW & 0x7) === SWP_TAG_SWAP
+export const pteIsMigration = (pte: number): boolean => pte !== 0 && (pte % LOW & 0x7) === SWP_TAG_MIGRATION
+export const pteWrite = (pte: number): boolean => (pte % LOW & PTE_RW) !== 0
+export const pteYoung = (pte: number): boolean => (pte % LOW & PTE_ACCESSED) !== 0
+export const pteDirty = (pte: number): boolean => (pte % LOW & PTE_DIRTY) !== 0
+
+export const makePte = (pfn: number, bits: number): number => pfn * LOW + bits
+export const setBits = (pte: number, bits: number): number => pte - (pte % LOW) + ((pte % LOW) | bits)
+export const clearBits = (pte: number, bits: number): number => pte - (pte % LOW) + ((pte % LOW) & ~bits)
+export const makeSwapPte = (offset: number, exclusive: boolean): number =>
+  offset * LOW + SWP_TAG_SWAP + (exclusive ? SWP_EXCLUSIVE : 0)
+/** The swap offset or migration PFN of a non-present entry. */
+export const swpOffset = (pte: number): number => (pte - (pte % LOW)) / LOW
+
+export type PteKind = 'none' | 'present' | 'protnone' | 'swap' | 'migration'
+
+export interface DecodedPte {
+  kind: PteKind
+  /** The raw x86-64 value for present entries (NX in bit 63); the simulator's encoding otherwise. */
+  raw: string
+  pfn?: number
+  present?: boolean
+  writable?: boolean
+  user?: boolean
+  accessed?: boolean
+  dirty?: boolean
+  special?: boolean
+  noExec?: boolean
+  swapOffset?: number
+  exclusive?: boolean
+}
+
+export function pteKind (pte: number): PteKind {
+  if (pte === 0) return 'none'
+  const bits = pte % LOW
+  if (bits & PTE_PRESENT) return 'present'
+  if (bits & PTE_PROTNONE) return 'protnone'
+  if ((bits & 0x7) === SWP_TAG_SWAP) return 'swap'
+  return 'migration'
+}
+
+/** The value a kernel would hold, as a hex string (BigInt: NX is bit 63). */
+export function rawPte (pte: number): string {
+  if (pte === 0) return '0x0'
+  const bits = pte % LOW
+  if ((bits & (PTE_PRESENT | PTE_PROTNONE)) === 0) return '0x' + pte.toString(16)
+  let v = BigInt(ptePfn(pte)) << 12n | BigInt(bits & ~PTE_NX)
+  if (bits & PTE_NX) v |= 1n << 63n
+  return '0x' + v.toString(16)
+}
+
+export function decodePte (pte: number): DecodedPte {
+  const kind = pteKind(pte)
+  const raw = rawPte(pte)
+  if (kind === 'none') return { kind, raw }
+  const bits = pte % LOW
+  if (kind === 'swap') return { kind, raw, swapOffset: swpOffset(pte), exclusive: (bits & SWP_EXCLUSIVE) !== 0 }
+  if (kind === 'migration') {
+    return { kind, raw, pfn: swpOffset(pte), writable: (bits & SWP_MIG_WRITE) !== 0 }
+  }
+  return {
+    kind,
+    raw,
+    pfn: ptePfn(pte),
+    present: (bits & PTE_PRESENT) !== 0,
+    writable: (bits & PTE_RW) !== 0,
+    user: (bits & PTE_USER) !== 0,
+    accessed: (bits & PTE_ACCESSED) !== 0,
+    dirty: (bits & PTE_DIRTY) !== 0,
+    special: (bits & PTE_SPECIAL) !== 0,
+    noExec: (bits & PTE_NX) !== 0
+  }
+}

@@ -1,0 +1,316 @@
+import { PAGE_SIZE, hex } from './constants.js'
+import type { AddressSpace } from './address-space.js'
+import type { AnonVma } from './anon-vma.js'
+import { UnsupportedError } from './errors.js'
+import { PG, ZERO_PFN, mappingId, mappingIsAnon } from './frames.js'
+import type { Kernel } from './kernel.js'
+import type { Mm } from './mm.js'
+import { pteIndex, type LevelEntry, type PteTable } from './page-table.js'
+import {
+  PTE_ACCESSED, PTE_DIRTY, PTE_RW, SWP_MIG_DIRTY, SWP_MIG_WRITE, SWP_MIG_YOUNG,
+  SWP_TAG_MIGRATION, clearBits, makePte, makeSwapPte, pteBits, pteDirty, pteMapped, ptePfn, pteWrite, pteYoung
+} from './pte.js'
+import { addToSwap, deleteFromSwapCache } from './swap-cache.js'
+import type { Vma } from './vma.js'
+import { vmPageProt } from './prot.js'
+
+/** The reverse map: mm/rmap.c rmap_walk() and its users (folio_referenced, try_to_unmap, folio_mkclean, migration). */
+
+export interface RmapMapping {
+  pid: number
+  vma: Vma
+  addr: number
+  leaf: PteTable
+  slot: number
+}
+
+export type WalkOutcome = 'matched' | 'outside_vma' | 'no_page_table' | 'pte_none' | 'not_present' | 'other_pfn'
+
+export type RmapStep =
+  | { step: 'page', pfn: number, mapping: number, anon: boolean, index: number, note: string }
+  | { step: 'object', kind: 'anon_vma' | 'address_space' | 'none', id?: number, name?: string, structure?: string, query?: { first: number, last: number }, vmas: number, note: string }
+  | { step: 'vma', pid: number, vmaId: number, start: number, end: number, pgoff: number, formula: string, addr: number, levels: LevelEntry[], outcome: WalkOutcome, note: string }
+  | { step: 'done', matched: number, note: string }
+
+export interface WalkTarget {
+  kind: 'anon' | 'file' | 'none'
+  anonVma?: AnonVma
+  space?: AddressSpace
+  index: number
+}
+
+/** page_mapping()/folio_anon_vma(): which object the page's `mapping` points to. */
+export function walkTarget (k: Kernel, pfn: number): WalkTarget {
+  const m = k.pageMapping(pfn)
+  const index = k.pageIndex(pfn)
+  if (pfn === ZERO_PFN || m === 0 || (k.pageFlags(pfn) & PG.table) !== 0) return { kind: 'none', index }
+  if (mappingIsAnon(m)) {
+    const av = k.anonVmas.get(mappingId(m))
+    return av === undefined ? { kind: 'none', index } : { kind: 'anon', anonVma: av, index }
+  }
+  const space = k.spaces.get(mappingId(m))
+  return space === undefined ? { kind: 'none', index } : { kind: 'file', space, index }
+}
+
+/** The VMAs a walk visits, in the order it visits them. */
+function candidateVmas (k: Kernel, t: WalkTarget): Vma[] {
+  if (t.kind === 'anon' && t.anonVma !== undefined) return k.model.anonWalkVmas(t.anonVma, t.index)
+  if (t.kind === 'file' && t.space !== undefined) return [...t.space.immap.query(t.index, t.index)]
+  return []
+}
+
+/**
+ * rmap_walk(): from the page's `mapping` to every VMA that may map it (rmap_walk_anon /
+ * rmap_walk_file), the address in each (vma_address), and a page-table walk there
+ * (page_vma_mapped_walk); `visit` sees each PTE that maps this PFN. With `trace`, every step is
+ * recorded in the terms of the diagram.
+ */
+export function rmapWalk (k: Kernel, pfn: number, visit: (m: RmapMapping) => boolean | undefined, trace?: RmapStep[]): number {
+  const t = walkTarget(k, pfn)
+  const m = k.pageMapping(pfn)
+  if (trace !== undefined) {
+    const note = pfn === ZERO_PFN
+      ? 'the zero page is not rmap-tracked: its PTEs are special and no walk can find them'
+      : m === 0
+        ? 'mapping is NULL: no rmap object to start from'
+        : mappingIsAnon(m)
+          ? `bit 0 (PAGE_MAPPING_ANON) of mapping is set: an anonymous page; mapping - 1 is anon_vma #${mappingId(m)}`
+          : `bit 0 of mapping is clear: a page-cache page of address_space #${mappingId(m)}`
+    trace.push({ step: 'page', pfn, mapping: m, anon: mappingIsAnon(m), index: t.index, note })
+  }
+  const vmas = candidateVmas(k, t)
+  if (trace !== undefined) {
+    if (t.kind === 'anon' && t.anonVma !== undefined) {
+      trace.push({ step: 'object', kind: 'anon_vma', id: t.anonVma.id, structure: k.model.anonName, query: { first: t.index, last: t.index }, vmas: vmas.length, note: k.model.version === '2.6.11' ? `every VMA on anon_vma #${t.anonVma.id}'s list is visited` : `anon_vma #${t.anonVma.id} (root #${t.anonVma.root.id}): AVCs whose pgoff range holds index ${t.index}` })
+    } else if (t.kind === 'file' && t.space !== undefined) {
+      trace.push({ step: 'object', kind: 'address_space', id: t.space.id, name: t.space.name, structure: k.model.immapName, query: { first: t.index, last: t.index }, vmas: vmas.length, note: `VMAs in i_mmap of ${t.space.name} whose pgoff range holds index ${t.index}` })
+    } else {
+      trace.push({ step: 'object', kind: 'none', vmas: 0, note: 'nothing to walk' })
+    }
+  }
+  let matched = 0
+  for (const vma of vmas) {
+    const addr = vma.addressOf(t.index)
+    const inside = addr >= vma.start && addr < vma.end
+    let outcome: WalkOutcome = 'outside_vma'
+    let leaf: PteTable | undefined
+    if (inside) {
+      leaf = vma.mm.pgtable.leaf(addr)
+      if (leaf === undefined) outcome = 'no_page_table'
+      else {
+        const pte = leaf.ptes[pteIndex(addr)]
+        outcome = pte === 0 ? 'pte_none' : !pteMapped(pte) ? 'not_present' : ptePfn(pte) === pfn ? 'matched' : 'other_pfn'
+      }
+    }
+    if (trace !== undefined) {
+      const formula = `vm_start + (index - vm_pgoff) * PAGE_SIZE = ${hex(vma.start)} + (${t.index} - ${vma.pgoff}) * ${PAGE_SIZE} = ${hex(addr)}`
+      const notes: Record<WalkOutcome, string> = {
+        matched: `the PTE maps PFN ${pfn}: a mapping`,
+        outside_vma: `${hex(addr)} is outside [${hex(vma.start)}, ${hex(vma.end)}): this VMA cannot map the page`,
+        no_page_table: 'no page table covers the address',
+        pte_none: 'the PTE is empty',
+        not_present: 'the PTE is not present (a swap or migration entry)',
+        other_pfn: 'the PTE maps another frame (this process has its own copy)'
+      }
+      trace.push({ step: 'vma', pid: vma.mm.pid, vmaId: vma.id, start: vma.start, end: vma.end, pgoff: vma.pgoff, formula, addr, levels: inside ? vma.mm.pgtable.walk(addr) : [], outcome, note: notes[outcome] })
+    }
+    if (outcome === 'matched' && leaf !== undefined) {
+      matched++
+      if (visit({ pid: vma.mm.pid, vma, addr, leaf, slot: pteIndex(addr) }) === false) break
+    }
+  }
+  if (trace !== undefined) trace.push({ step: 'done', matched, note: `${matched} PTE(s) map PFN ${pfn}; mapcount is ${k.mapcount(pfn)}` })
+  return matched
+}
+
+function requireRmapPage (k: Kernel, pfn: number, what: string): void {
+  const kind = k.frameKind(pfn)
+  if (kind === 'zero' || kind === 'pagetable' || kind === 'free') {
+    throw new UnsupportedError(`${what}: PFN ${pfn} is ${kind === 'zero' ? 'the zero page' : kind === 'free' ? 'free' : 'a page-table page'}, which the rmap does not track`, 'EINVAL', { pfn, kind })
+  }
+}
+
+/**
+ * folio_referenced() / page_referenced(): test and clear the young bit of every mapping PTE; the
+ * result is how many were young. 2.6.11 also counts (and clears) PG_referenced.
+ */
+export function pageReferenced (k: Kernel, pfn: number): { referenced: number, ptes: number } {
+  requireRmapPage(k, pfn, 'page_referenced')
+  let referenced = 0
+  const ptes = rmapWalk(k, pfn, (m) => {
+    const pte = m.leaf.ptes[m.slot]
+    if (pteYoung(pte)) {
+      referenced++
+      k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, clearBits(pte, PTE_ACCESSED))
+    }
+    return undefined
+  })
+  if (k.model.version === '2.6.11' && (k.pageFlags(pfn) & PG.referenced) !== 0) {
+    referenced++
+    k.clearPageFlags(pfn, PG.referenced)
+  }
+  return { referenced, ptes }
+}
+
+export interface UnmapResult {
+  /** PTEs that were cleared. */
+  unmapped: number
+  /** Whether every mapping is gone. */
+  success: boolean
+  reason?: string
+  /** Anonymous pages: the swap slot now holding the data. */
+  swapSlot?: number
+  /** The frame was written out and freed. */
+  freed: boolean
+  dirty: boolean
+}
+
+/**
+ * What reclaim does to one page (shrink_folio_list): an anonymous page is added to the swap cache,
+ * try_to_unmap() turns each mapping PTE into a swap entry (the PTE's dirty bit moves to the page),
+ * then the page is written out and leaves the swap cache, freed. A page-cache page just loses its
+ * PTEs and stays cached. 2.6.11's try_to_unmap_one() refuses a young PTE (clearing it), so a second
+ * try succeeds.
+ */
+export function tryToUnmap (k: Kernel, pfn: number): UnmapResult {
+  requireRmapPage(k, pfn, 'try_to_unmap')
+  const anon = k.isAnonPage(pfn)
+  if (anon && (k.pageFlags(pfn) & PG.swapcache) === 0) k.swap.ensureAvailable(1)
+  let slot: number | undefined
+  if (anon) slot = k.swap.slotOfPfn.get(pfn) ?? addToSwap(k, pfn)
+  let unmapped = 0
+  let failed: string | undefined
+  rmapWalk(k, pfn, (m) => {
+    const pte = m.leaf.ptes[m.slot]
+    if (k.model.unmapRefusesYoung && pteYoung(pte)) {
+      k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, clearBits(pte, PTE_ACCESSED))
+      failed = `the PTE of pid ${m.pid} at ${hex(m.addr)} was young (recently used): try_to_unmap_one refused and cleared it`
+      return false
+    }
+    if (pteDirty(pte)) k.setPageFlags(pfn, PG.dirty)
+    const mm: Mm = m.vma.mm
+    if (anon && slot !== undefined) {
+      const exclusive = k.model.tracksAnonExclusive && (k.pageFlags(pfn) & PG.anonExclusive) !== 0
+      k.clearPageFlags(pfn, PG.anonExclusive)
+      k.swap.dup(slot)
+      k.setPte(mm, m.leaf, m.slot, m.addr, makeSwapPte(slot, exclusive))
+      mm.rss.anon--
+      mm.rss.swap++
+    } else {
+      k.setPte(mm, m.leaf, m.slot, m.addr, 0)
+      if (k.frameKind(pfn) === 'shmem') mm.rss.shmem--
+      else mm.rss.file--
+    }
+    k.unmapPage(pfn)
+    k.putPage(pfn)
+    unmapped++
+    return undefined
+  })
+  const dirty = (k.pageFlags(pfn) & PG.dirty) !== 0
+  const success = k.mapcount(pfn) === 0
+  if (anon && success && slot !== undefined) {
+    // pageout() writes it to the slot; __remove_mapping() drops it from the swap cache.
+    deleteFromSwapCache(k, pfn)
+    return { unmapped, success, swapSlot: slot, freed: true, dirty }
+  }
+  return { unmapped, success, reason: failed, swapSlot: slot, freed: false, dirty }
+}
+
+/**
+ * folio_mkclean() then the write-back that calls it: every PTE of a VM_SHARED mapping of the page is
+ * made read-only and clean (the next write faults and re-dirties), a dirty PTE dirties the page, and
+ * the write-back leaves the page clean.
+ */
+export function pageMkclean (k: Kernel, pfn: number): { cleaned: number, wasDirty: boolean } {
+  requireRmapPage(k, pfn, 'page_mkclean')
+  let cleaned = 0
+  let wasDirty = (k.pageFlags(pfn) & PG.dirty) !== 0
+  if (!k.isAnonPage(pfn)) {
+    rmapWalk(k, pfn, (m) => {
+      if (!m.vma.isShared) return undefined
+      const pte = m.leaf.ptes[m.slot]
+      if (pteDirty(pte) || pteWrite(pte)) {
+        if (pteDirty(pte)) wasDirty = true
+        k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, clearBits(pte, PTE_DIRTY | PTE_RW))
+        cleaned++
+      }
+      return undefined
+    })
+    k.clearPageFlags(pfn, PG.dirty)
+  }
+  return { cleaned, wasDirty }
+}
+
+/**
+ * migrate_pages() for one page: try_to_migrate() turns every mapping PTE into a migration entry,
+ * the contents and state move to a new frame (folio_migrate_mapping: the page-cache or swap-cache
+ * slot now points at it), and remove_migration_ptes() maps the new frame where the old one was.
+ */
+export function migratePage (k: Kernel, pfn: number): { newPfn: number, remapped: number } {
+  requireRmapPage(k, pfn, 'migrate')
+  k.frames.ensureAvailable(1, 'migration')
+  const places: RmapMapping[] = []
+  rmapWalk(k, pfn, (m) => {
+    const pte = m.leaf.ptes[m.slot]
+    const bits = SWP_TAG_MIGRATION | (pteWrite(pte) ? SWP_MIG_WRITE : 0) | (pteYoung(pte) ? SWP_MIG_YOUNG : 0) | (pteDirty(pte) ? SWP_MIG_DIRTY : 0)
+    k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, makePte(pfn, bits))
+    places.push(m)
+    return undefined
+  })
+  const newPfn = k.allocFrame()
+  const s = pfn - ZERO_PFN
+  const d = newPfn - ZERO_PFN
+  const f = k.frames
+  f.flags[d] = f.flags[s]
+  f.mapping[d] = f.mapping[s]
+  f.index[d] = f.index[s]
+  f.refcount[d] = f.refcount[s]
+  f.mapcountRaw[d] = f.mapcountRaw[s]
+  if (mappingIsAnon(f.mapping[d])) {
+    const av = k.anonVmas.get(mappingId(f.mapping[d]))
+    if (av !== undefined) av.pages++
+  } else {
+    const space = k.spaces.get(mappingId(f.mapping[d]))
+    if (space !== undefined && space.cache.get(f.index[d]) === pfn) space.cache.set(f.index[d], newPfn)
+  }
+  const slot = k.swap.slotOfPfn.get(pfn)
+  if (slot !== undefined) k.swap.moveCache(slot, newPfn)
+  for (const m of places) {
+    // remove_migration_pte(): mk_pte(new, vm_page_prot), writable/old/dirty as the entry recorded.
+    const b = pteBits(m.leaf.ptes[m.slot])
+    let bits = vmPageProt(k.model, m.vma)
+    if (b & SWP_MIG_WRITE) bits |= PTE_RW
+    if (!(b & SWP_MIG_YOUNG)) bits &= ~PTE_ACCESSED
+    if (b & SWP_MIG_DIRTY) bits |= PTE_DIRTY
+    k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, makePte(newPfn, bits))
+  }
+  // The old frame: its references went with the contents.
+  f.refcount[s] = 1
+  f.mapcountRaw[s] = -1
+  f.flags[s] &= ~(PG.swapcache | PG.anonExclusive)
+  k.putPage(pfn)
+  return { newPfn, remapped: places.length }
+}
+
+/**
+ * Reclaim of clean, unmapped page-cache pages of one file (the page-cache half of shrink_folio_list
+ * and invalidate_mapping_pages): each is removed from the cache and freed. shmem pages have no
+ * backing file to be re-read from, so they are not evicted.
+ */
+export function evictFile (k: Kernel, space: AddressSpace): { evicted: Array<{ index: number, pfn: number }>, kept: Array<{ index: number, pfn: number, why: string }> } {
+  const evicted: Array<{ index: number, pfn: number }> = []
+  const kept: Array<{ index: number, pfn: number, why: string }> = []
+  for (const index of space.cachedIndexes()) {
+    const pfn = space.cache.get(index) as number
+    let why: string | null = null
+    if (space.kind === 'shmem') why = 'shmem pages live only in memory (or swap)'
+    else if (k.mapcount(pfn) > 0) why = `mapped by ${k.mapcount(pfn)} PTE(s)`
+    else if ((k.pageFlags(pfn) & PG.dirty) !== 0) why = 'dirty: needs write-back first (page_mkclean)'
+    else if (k.refcount(pfn) !== 1) why = `extra references (${k.refcount(pfn)})`
+    if (why !== null) { kept.push({ index, pfn, why }); continue }
+    space.cache.delete(index)
+    k.putPage(pfn)
+    evicted.push({ index, pfn })
+  }
+  return { evicted, kept }
+}

@@ -1,0 +1,145 @@
+import type { AddressSpace } from './address-space.js'
+import { flagNames, mappingId, mappingIsAnon, type PageFlagName } from './frames.js'
+import type { FrameKind, Kernel } from './kernel.js'
+import type { Mm } from './mm.js'
+import type { LevelEntry } from './page-table.js'
+import { decodePte, rawPte, type DecodedPte } from './pte.js'
+import { vmFlagNames, vmFlagsToProt, type Vma } from './vma.js'
+
+/** Plain-data views of the engine's objects (addresses as numbers; the API prints them in hex). */
+
+/** A fake kernel pointer for object `id` of a kind, so `mapping` can be shown as a tagged number. */
+const ANON_VMA_BASE = 0xffff888000100000n
+const ADDRESS_SPACE_BASE = 0xffff888000800000n
+const OBJECT_STRIDE = 0x100n
+
+export interface MappingView {
+  /** The tagged pointer as the kernel stores it (hex): bit 0 is PAGE_MAPPING_ANON. */
+  raw: string
+  anon: boolean
+  kind: 'anon_vma' | 'address_space' | 'none'
+  id: number | null
+  name?: string
+  /** False when the object was freed while the page still names it (only unmapped pages). */
+  live: boolean
+}
+
+export function mappingView (k: Kernel, m: number): MappingView {
+  if (m === 0) return { raw: '0x0', anon: false, kind: 'none', id: null, live: false }
+  const id = mappingId(m)
+  if (mappingIsAnon(m)) {
+    return { raw: '0x' + (ANON_VMA_BASE + BigInt(id) * OBJECT_STRIDE + 1n).toString(16), anon: true, kind: 'anon_vma', id, live: k.anonVmas.has(id) }
+  }
+  const space = k.spaces.get(id)
+  return { raw: '0x' + (ADDRESS_SPACE_BASE + BigInt(id) * OBJECT_STRIDE).toString(16), anon: false, kind: 'address_space', id, name: space?.name, live: space !== undefined }
+}
+
+export interface FrameView {
+  pfn: number
+  kind: FrameKind
+  flags: PageFlagName[]
+  flagsRaw: number
+  /** `_count` as the model's kernel stores it (2.6.11: biased by -1). */
+  _count: number
+  countBias: number
+  /** References held (page_count()). */
+  refcount: number
+  _mapcount: number
+  mapcount: number
+  mapping: MappingView
+  index: number
+  swapSlot: number | null
+}
+
+export function frameView (k: Kernel, pfn: number): FrameView {
+  const flags = k.pageFlags(pfn)
+  const refcount = k.refcount(pfn)
+  return {
+    pfn,
+    kind: k.frameKind(pfn),
+    flags: flagNames(flags),
+    flagsRaw: flags,
+    _count: refcount + k.model.countBias,
+    countBias: k.model.countBias,
+    refcount,
+    _mapcount: k.mapcount(pfn) - 1,
+    mapcount: k.mapcount(pfn),
+    mapping: mappingView(k, k.pageMapping(pfn)),
+    index: k.pageIndex(pfn),
+    swapSlot: k.swap.slotOfPfn.get(pfn) ?? null
+  }
+}
+
+export interface VmaView {
+  id: number
+  start: number
+  end: number
+  pages: number
+  pgoff: number
+  prot: string
+  flags: string[]
+  flagsRaw: number
+  shared: boolean
+  file: string | null
+  fileKind: 'file' | 'shmem' | null
+  anonVma: number | null
+  /** Modern model: the anon_vmas this VMA is chained to (oldest first). */
+  anonVmaChain: number[]
+}
+
+export function vmaView (v: Vma): VmaView {
+  return {
+    id: v.id,
+    start: v.start,
+    end: v.end,
+    pages: v.pages,
+    pgoff: v.pgoff,
+    prot: vmFlagsToProt(v.flags),
+    flags: vmFlagNames(v.flags),
+    flagsRaw: v.flags,
+    shared: v.isShared,
+    file: v.file?.name ?? null,
+    fileKind: v.file?.kind ?? null,
+    anonVma: v.anonVma?.id ?? null,
+    anonVmaChain: v.chain.map((c) => c.anonVma.id)
+  }
+}
+
+export interface ProcessView {
+  pid: number
+  name: string | null
+  parent: number | null
+  vmas: number
+  rss: { anon: number, file: number, shmem: number, swap: number }
+  pageTablePages: number
+}
+
+export function processView (mm: Mm): ProcessView {
+  return { pid: mm.pid, name: mm.name, parent: mm.parentPid, vmas: mm.vmas.length, rss: { ...mm.rss }, pageTablePages: mm.pgtable.tablePages }
+}
+
+export interface LevelView {
+  level: LevelEntry['level']
+  tablePfn: number
+  index: number
+  raw: string
+  /** Upper levels: the next table's PFN; the PTE level: the decoded entry. */
+  next?: number
+  pte?: DecodedPte
+}
+
+export function levelView (e: LevelEntry): LevelView {
+  if (e.level === 'pte') return { level: e.level, tablePfn: e.tablePfn, index: e.index, raw: rawPte(e.value), pte: decodePte(e.value) }
+  return { level: e.level, tablePfn: e.tablePfn, index: e.index, raw: '0x' + e.value.toString(16), next: e.value === 0 ? undefined : Math.floor(e.value / 4096) }
+}
+
+export interface FileView {
+  name: string
+  kind: 'file' | 'shmem'
+  pages: number
+  cached: number
+}
+
+export function fileView (s: AddressSpace): FileView {
+  return { name: s.name, kind: s.kind, pages: s.pages, cached: s.cache.size }
+}

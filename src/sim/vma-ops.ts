@@ -1,0 +1,132 @@
+import { PAGE_SIZE } from './constants.js'
+import type { AddressSpace } from './address-space.js'
+import type { AnonVma } from './anon-vma.js'
+import type { Kernel } from './kernel.js'
+import type { Mm } from './mm.js'
+import type { Vma } from './vma.js'
+
+/**
+ * VMA bookkeeping shared by mmap, munmap, mprotect, mremap and fork (mm/vma.c): linking into the mm
+ * and into i_mmap, changing a VMA's range (keeping the interval trees keyed right), split and merge.
+ */
+
+export function linkVma (k: Kernel, vma: Vma): void {
+  vma.mm.insertVma(vma)
+  if (vma.file !== null) vma.immapNode = vma.file.immap.insert(vma, vma.pgoff, vma.lastPgoff)
+}
+
+/** Removes a VMA from the mm, from i_mmap and from its anon_vmas (remove_vma / unlink_file_vma). */
+export function unlinkVma (k: Kernel, vma: Vma): void {
+  vma.mm.removeVma(vma)
+  if (vma.file !== null && vma.immapNode !== null) {
+    vma.file.immap.remove(vma.immapNode)
+    vma.immapNode = null
+  }
+  k.model.unlinkAnonVmas(k, vma)
+}
+
+/**
+ * Changes [start, end) and pgoff of a linked VMA, taking it out of i_mmap and its anon_vma trees
+ * while the keys change (vma_prepare/vma_complete, anon_vma_interval_tree_pre/post_update_vma).
+ */
+export function adjustVma (k: Kernel, vma: Vma, start: number, end: number, pgoff: number): void {
+  const keyChanges = pgoff !== vma.pgoff || end - start !== vma.end - vma.start
+  if (keyChanges && vma.file !== null && vma.immapNode !== null) vma.file.immap.remove(vma.immapNode)
+  const reindexAnon = keyChanges ? k.model.beginVmaUpdate(vma) : undefined
+  const reorder = start !== vma.start
+  if (reorder) vma.mm.removeVma(vma)
+  vma.start = start
+  vma.end = end
+  vma.pgoff = pgoff
+  if (reorder) vma.mm.insertVma(vma)
+  if (keyChanges && vma.file !== null) vma.immapNode = vma.file.immap.insert(vma, vma.pgoff, vma.lastPgoff)
+  reindexAnon?.()
+}
+
+/**
+ * __split_vma(): cuts `vma` at `addr`. With newBelow the new VMA is the lower piece, otherwise the
+ * upper one; the upper piece's vm_pgoff grows by the pages below the cut. Both keep the anon_vma(s)
+ * (anon_vma_clone). Returns the new VMA.
+ */
+export function splitVma (k: Kernel, vma: Vma, addr: number, newBelow: boolean): Vma {
+  const cutPages = (addr - vma.start) / PAGE_SIZE
+  const mm = vma.mm
+  let created: Vma
+  if (newBelow) {
+    created = k.newVma(mm, vma.start, addr, vma.pgoff, vma.flags, vma.file)
+    created.anonVma = vma.anonVma
+    k.model.anonVmaClone(k, created, vma)
+    adjustVma(k, vma, addr, vma.end, vma.pgoff + cutPages)
+  } else {
+    created = k.newVma(mm, addr, vma.end, vma.pgoff + cutPages, vma.flags, vma.file)
+    created.anonVma = vma.anonVma
+    k.model.anonVmaClone(k, created, vma)
+    adjustVma(k, vma, vma.start, addr, vma.pgoff)
+  }
+  linkVma(k, created)
+  k.emitVma('vma.split', vma, created)
+  return created
+}
+
+/** Can a VMA with these properties continue right after `prev` (is_mergeable_vma + pgoff continuity)? */
+function continues (prev: Vma, flags: number, file: AddressSpace | null, pgoff: number, start: number): boolean {
+  return prev.end === start && prev.flags === flags && prev.file === file && prev.pgoff + prev.pages === pgoff
+}
+
+export interface MergeCandidate {
+  start: number
+  end: number
+  pgoff: number
+  flags: number
+  file: AddressSpace | null
+  anonVma: AnonVma | null
+  /** The existing VMA being merged and removed (mprotect), or null for a new range (mmap, mremap). */
+  src: Vma | null
+  /** Where a target without an anon_vma clones the candidate's anon_vmas from (src, or mremap's old VMA). */
+  cloneFrom: Vma | null
+}
+
+/**
+ * vma_merge_new_range / vma_merge_existing_range: merges the candidate range into `prev` and/or `next`
+ * where flags, file, pgoff continuity and anon_vmas allow, and returns the VMA that now covers it, or
+ * null when it merged with neither. An existing `src` VMA is removed when it is absorbed.
+ */
+export function tryMerge (k: Kernel, mm: Mm, c: MergeCandidate, prev: Vma | undefined, next: Vma | undefined): Vma | null {
+  const pages = (c.end - c.start) / PAGE_SIZE
+  const withPrev = prev !== undefined && continues(prev, c.flags, c.file, c.pgoff, c.start) &&
+    k.model.isMergeableAnonVma(prev, c.anonVma, c.src)
+  const withNext = next !== undefined && next.start === c.end && next.flags === c.flags && next.file === c.file &&
+    c.pgoff + pages === next.pgoff && k.model.isMergeableAnonVma(next, c.anonVma, c.src)
+  if (withPrev && withNext && prev !== undefined && next !== undefined &&
+      (prev.anonVma === null || next.anonVma === null || prev.anonVma === next.anonVma)) {
+    absorb(k, prev, c.cloneFrom, c.anonVma)
+    absorb(k, prev, next, next.anonVma)
+    adjustVma(k, prev, prev.start, next.end, prev.pgoff)
+    if (c.src !== null) unlinkVma(k, c.src)
+    unlinkVma(k, next)
+    k.emitVma('vma.merged', prev, next)
+    return prev
+  }
+  if (withPrev && prev !== undefined) {
+    absorb(k, prev, c.cloneFrom, c.anonVma)
+    if (c.src !== null) unlinkVma(k, c.src)
+    adjustVma(k, prev, prev.start, c.end, prev.pgoff)
+    k.emitVma('vma.merged', prev, c.src ?? undefined)
+    return prev
+  }
+  if (withNext && next !== undefined) {
+    absorb(k, next, c.cloneFrom, c.anonVma)
+    if (c.src !== null) unlinkVma(k, c.src)
+    adjustVma(k, next, c.start, next.end, c.pgoff)
+    k.emitVma('vma.merged', next, c.src ?? undefined)
+    return next
+  }
+  return null
+}
+
+/** dup_anon_vma(): a target without an anon_vma takes the source's before absorbing it. */
+function absorb (k: Kernel, target: Vma, from: Vma | null, srcAnon: AnonVma | null): void {
+  if (target.anonVma !== null || srcAnon === null || from === null) return
+  target.anonVma = srcAnon
+  k.model.anonVmaClone(k, target, from)
+}

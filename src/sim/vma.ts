@@ -1,0 +1,98 @@
+import { PAGE_SIZE, hex } from './constants.js'
+import type { AddressSpace } from './address-space.js'
+import type { AnonVma, AnonVmaChain } from './anon-vma.js'
+import type { IntervalNode } from './interval-tree.js'
+import type { Mm } from './mm.js'
+
+/** vm_flags bits (include/linux/mm.h). */
+export const VM = {
+  READ: 0x1,
+  WRITE: 0x2,
+  EXEC: 0x4,
+  SHARED: 0x8,
+  MAYREAD: 0x10,
+  MAYWRITE: 0x20,
+  MAYEXEC: 0x40,
+  MAYSHARE: 0x80
+} as const
+export const VM_ACCESS_FLAGS = VM.READ | VM.WRITE | VM.EXEC
+export const VM_FLAG_NAMES: Record<number, string> = {
+  [VM.READ]: 'read', [VM.WRITE]: 'write', [VM.EXEC]: 'exec', [VM.SHARED]: 'shared',
+  [VM.MAYREAD]: 'mayread', [VM.MAYWRITE]: 'maywrite', [VM.MAYEXEC]: 'mayexec', [VM.MAYSHARE]: 'mayshare'
+}
+
+export function vmFlagNames (flags: number): string[] {
+  const out: string[] = []
+  for (const bit of Object.keys(VM_FLAG_NAMES)) if (flags & Number(bit)) out.push(VM_FLAG_NAMES[Number(bit)])
+  return out
+}
+
+/** A protection as the API spells it: any of r, w, x in that order, or "none". */
+export type Prot = string
+
+export function protToVmFlags (prot: Prot): number {
+  if (prot === 'none' || prot === '') return 0
+  let f = 0
+  for (const c of prot) {
+    if (c === 'r') f |= VM.READ
+    else if (c === 'w') f |= VM.WRITE
+    else if (c === 'x') f |= VM.EXEC
+  }
+  return f
+}
+
+export function vmFlagsToProt (flags: number): Prot {
+  const s = (flags & VM.READ ? 'r' : '') + (flags & VM.WRITE ? 'w' : '') + (flags & VM.EXEC ? 'x' : '')
+  return s === '' ? 'none' : s
+}
+
+/** is_cow_mapping(): private and may become writable, so writes must copy (include/linux/mm.h). */
+export const isCowMapping = (flags: number): boolean => (flags & (VM.SHARED | VM.MAYWRITE)) === VM.MAYWRITE
+
+/** struct vm_area_struct. */
+export class Vma {
+  readonly id: number
+  mm: Mm
+  start: number
+  end: number
+  /** vm_pgoff: the offset, in pages, of vm_start in the mapped object. */
+  pgoff: number
+  flags: number
+  /** vm_file->f_mapping: a regular file or a shmem object; null for private anonymous memory. */
+  file: AddressSpace | null
+  anonVma: AnonVma | null = null
+  /** anon_vma_chain: the AVCs linking this VMA to anon_vmas (modern model only). */
+  readonly chain: AnonVmaChain[] = []
+  /** This VMA's node in file->i_mmap. */
+  immapNode: IntervalNode<Vma> | null = null
+
+  constructor (id: number, mm: Mm, start: number, end: number, pgoff: number, flags: number, file: AddressSpace | null) {
+    this.id = id
+    this.mm = mm
+    this.start = start
+    this.end = end
+    this.pgoff = pgoff
+    this.flags = flags
+    this.file = file
+  }
+
+  get pages (): number { return (this.end - this.start) / PAGE_SIZE }
+  /** The last pgoff covered, the interval tree key's end (vma_last_pgoff). */
+  get lastPgoff (): number { return this.pgoff + this.pages - 1 }
+  get isAnonymous (): boolean { return this.file === null }
+  get isShared (): boolean { return (this.flags & VM.SHARED) !== 0 }
+
+  /** linear_page_index(): the pgoff of the page at `addr`. */
+  linearPageIndex (addr: number): number {
+    return this.pgoff + (addr - this.start) / PAGE_SIZE
+  }
+
+  /** vma_address(): where a page with this index would sit in this VMA (may be outside it). */
+  addressOf (index: number): number {
+    return this.start + (index - this.pgoff) * PAGE_SIZE
+  }
+
+  contains (addr: number): boolean { return addr >= this.start && addr < this.end }
+
+  toString (): string { return `vma#${this.id}[${hex(this.start)}-${hex(this.end)}]` }
+}

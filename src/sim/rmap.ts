@@ -13,6 +13,7 @@ import {
 import { addToSwap, deleteFromSwapCache } from './swap-cache.js'
 import type { Vma } from './vma.js'
 import { vmPageProt } from './prot.js'
+import { mappingView, type MappingView } from './views.js'
 
 /** The reverse map: mm/rmap.c rmap_walk() and its users (folio_referenced, try_to_unmap, folio_mkclean, migration). */
 
@@ -27,7 +28,7 @@ export interface RmapMapping {
 export type WalkOutcome = 'matched' | 'outside_vma' | 'no_page_table' | 'pte_none' | 'not_present' | 'other_pfn'
 
 export type RmapStep =
-  | { step: 'page', pfn: number, mapping: number, anon: boolean, index: number, note: string }
+  | { step: 'page', pfn: number, mapping: MappingView, index: number, note: string }
   | { step: 'object', kind: 'anon_vma' | 'address_space' | 'none', id?: number, name?: string, structure?: string, query?: { first: number, last: number }, vmas: number, note: string }
   | { step: 'vma', pid: number, vmaId: number, start: number, end: number, pgoff: number, formula: string, addr: number, levels: LevelEntry[], outcome: WalkOutcome, note: string }
   | { step: 'done', matched: number, note: string }
@@ -74,9 +75,9 @@ export function rmapWalk (k: Kernel, pfn: number, visit: (m: RmapMapping) => boo
       : m === 0
         ? 'mapping is NULL: no rmap object to start from'
         : mappingIsAnon(m)
-          ? `bit 0 (PAGE_MAPPING_ANON) of mapping is set: an anonymous page; mapping - 1 is anon_vma #${mappingId(m)}`
+          ? `bit 0 (PAGE_MAPPING_ANON) of mapping is set: an anonymous page; mapping & ~1 points to anon_vma #${mappingId(m)}`
           : `bit 0 of mapping is clear: a page-cache page of address_space #${mappingId(m)}`
-    trace.push({ step: 'page', pfn, mapping: m, anon: mappingIsAnon(m), index: t.index, note })
+    trace.push({ step: 'page', pfn, mapping: mappingView(k, m), index: t.index, note })
   }
   const vmas = candidateVmas(k, t)
   if (trace !== undefined) {

@@ -1,0 +1,19 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { errorReplies, SessionParams } from '../schemas/common.js'
+import { simOf } from '../src/plugins/session-auth.js'
+
+const Report = z.object({
+  ok: z.boolean(),
+  violations: z.array(z.string()),
+  checked: z.object({ frames: z.number(), ptes: z.number(), swapEntries: z.number(), vmas: z.number(), walks: z.number(), anonVmas: z.number() })
+})
+
+/** GET /check: the invariant report. */
+const checkRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get('/check', {
+    schema: { tags: ['state'], summary: 'Check every invariant: mapcounts, refcounts, rmap walks, trees, swap counts', params: SessionParams, response: { 200: Report, ...errorReplies } }
+  }, async (request) => simOf(request).check())
+}
+
+export default checkRoutes

@@ -1,0 +1,21 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { errorReplies, SessionParams } from '../schemas/common.js'
+import { SessionSummary } from '../schemas/sessions.js'
+import { sessionOut } from './session-view.js'
+
+/** GET and DELETE /v1/sessions/:sid. */
+const sessionRoute: FastifyPluginAsyncZod = async (app) => {
+  app.get('/', {
+    schema: { tags: ['sessions'], summary: 'Session summary and counts', params: SessionParams, response: { 200: SessionSummary, ...errorReplies } }
+  }, async (request) => sessionOut(app.sessions, request.simSession))
+
+  app.delete('/', {
+    schema: { tags: ['sessions'], summary: 'Delete the session (its WebSockets are closed)', params: SessionParams, response: { 204: z.null().meta({ description: 'Deleted' }), ...errorReplies } }
+  }, async (request, reply) => {
+    app.sessions.delete(request.simSession)
+    return reply.code(204).send(null)
+  })
+}
+
+export default sessionRoute

@@ -1,0 +1,38 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { ApiError } from '../src/api-error.js'
+import { errorReplies } from '../schemas/common.js'
+import { CreatedSession, CreateSessionBody, SessionList } from '../schemas/sessions.js'
+import { sessionOut } from './session-view.js'
+
+/** POST /v1/sessions (anyone) and GET /v1/sessions (the admin token only). */
+const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post('/sessions', {
+    schema: {
+      tags: ['sessions'],
+      summary: 'Create a session: one simulated machine with one kernel model',
+      description: 'Returns the session id and its bearer token (shown only this once).',
+      body: CreateSessionBody,
+      response: { 201: CreatedSession, ...errorReplies }
+    }
+  }, async (request, reply) => {
+    const { session, token } = app.sessions.create(request.body.kernel, request.body.limits)
+    return reply.code(201).send({ ...sessionOut(app.sessions, session), token })
+  })
+
+  app.get('/sessions', {
+    schema: {
+      tags: ['sessions'],
+      summary: 'List every session (admin token only)',
+      security: [{ bearer: [] }],
+      response: { 200: SessionList, ...errorReplies, 403: errorReplies[401] }
+    }
+  }, async (request) => {
+    const admin = app.config.ADMIN_TOKEN
+    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
+    if (admin === undefined) throw new ApiError(403, 'forbidden', 'listing sessions is disabled (no ADMIN_TOKEN is configured)')
+    if (token === undefined || !app.adminTokenMatches(token)) throw new ApiError(401, 'unauthorized', 'this route needs "Authorization: Bearer <admin token>"')
+    return { sessions: app.sessions.list().map((s) => sessionOut(app.sessions, s)), maxSessions: app.sessions.maxSessions }
+  })
+}
+
+export default sessionRoutes

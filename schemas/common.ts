@@ -1,0 +1,74 @@
+import { z } from 'zod'
+import { hex, type DecodedPte } from '../src/sim/index.js'
+
+/** Shared pieces of the API's schemas: addresses, ids, errors, PTEs. */
+
+const HEX_ADDR = /^0x[0-9a-fA-F]{1,16}$/
+
+/** An address in: a hex string ("0x7f0000001000") or an integer. */
+export const AddressIn = z.union([
+  z.string().regex(HEX_ADDR, 'an address is a hex string like "0x7f0000001000" or an integer'),
+  z.number().int().nonnegative()
+]).transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : Number.parseInt(v.slice(2), 16)
+  if (!Number.isSafeInteger(n)) {
+    ctx.addIssue({ code: 'custom', message: 'the address is beyond 2^53 (no canonical user address is that large)' })
+    return z.NEVER
+  }
+  return n
+}).meta({ description: 'Virtual address: hex string or integer', examples: ['0x10000000'] })
+
+/** The same in a query string, where everything arrives as a string. */
+export const AddressQuery = z.string().transform((v, ctx) => {
+  const n = HEX_ADDR.test(v) ? Number.parseInt(v.slice(2), 16) : /^[0-9]{1,16}$/.test(v) ? Number(v) : Number.NaN
+  if (!Number.isSafeInteger(n)) {
+    ctx.addIssue({ code: 'custom', message: 'an address is a hex string like "0x7f0000001000" or a decimal integer' })
+    return z.NEVER
+  }
+  return n
+}).meta({ description: 'Virtual address: hex string or decimal integer', examples: ['0x10000000'] })
+
+export const AddressOut = z.string().meta({ description: 'Virtual address in hex', examples: ['0x10000000'] })
+export const toHex = hex
+
+export const Pages = z.number().int().min(1).max(2 ** 36).meta({ description: 'A length in 4 KiB pages' })
+export const Prot = z.string().regex(/^(none|r?w?x?)$/).refine((p) => p !== '', 'prot is r, w, x in that order (e.g. "rw") or "none"')
+  .meta({ description: 'Protection: any of r, w, x in that order, or "none"', examples: ['rw'] })
+export const ProcName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'a process name is 1-64 letters, digits, "_", "." or "-"')
+
+export const SessionParams = z.object({ sid: z.string().min(1).max(64) })
+export const PidParams = SessionParams.extend({ pid: z.coerce.number().int().min(1).max(2 ** 31) })
+export const PfnParams = SessionParams.extend({ pfn: z.coerce.number().int().min(0).max(2 ** 40) })
+export const FileParams = SessionParams.extend({ name: z.string().min(1).max(255) })
+
+export const ErrorReply = z.object({
+  error: z.object({
+    code: z.string().meta({ description: 'Stable code: validation, invalid_argument, unauthorized, forbidden, not_found, conflict, segfault, bus_error, unsupported, limit, unavailable, internal' }),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional()
+  })
+}).meta({ id: 'Error' })
+
+/** The error replies every session route may give. */
+export const errorReplies = {
+  400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: ErrorReply, 413: ErrorReply, 422: ErrorReply, 429: ErrorReply, 500: ErrorReply
+}
+
+export const Pte = z.object({
+  kind: z.enum(['none', 'present', 'protnone', 'swap', 'migration']),
+  raw: z.string().meta({ description: 'The x86-64 value (NX in bit 63) for present entries; the simulator encoding for swap/migration entries' }),
+  pfn: z.number().int().optional(),
+  present: z.boolean().optional(),
+  writable: z.boolean().optional(),
+  user: z.boolean().optional(),
+  accessed: z.boolean().optional(),
+  dirty: z.boolean().optional(),
+  special: z.boolean().optional(),
+  noExec: z.boolean().optional(),
+  swapOffset: z.number().int().optional(),
+  exclusive: z.boolean().optional()
+}).meta({ id: 'Pte' })
+
+export const pteOut = (p: DecodedPte): z.infer<typeof Pte> => p
+
+export const Empty = z.object({ ok: z.literal(true) })

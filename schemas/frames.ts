@@ -1,0 +1,79 @@
+import { z } from 'zod'
+import type { FrameView, RmapResult, RmapStep } from '../src/sim/index.js'
+import { AddressOut, Pte, toHex } from './common.js'
+
+export const FrameKind = z.enum(['free', 'zero', 'pagetable', 'anon', 'file', 'shmem', 'swapcache'])
+
+export const Frame = z.object({
+  pfn: z.number().int(),
+  kind: FrameKind,
+  flags: z.array(z.string()),
+  flagsRaw: z.number().int(),
+  _count: z.number().int().meta({ description: 'The raw _count field (2.6.11 keeps a -1 bias: page_count = _count + 1)' }),
+  countBias: z.number().int(),
+  refcount: z.number().int().meta({ description: 'References held (page_count)' }),
+  _mapcount: z.number().int().meta({ description: 'The raw _mapcount field: -1 when no PTE maps the page' }),
+  mapcount: z.number().int(),
+  mapping: z.object({
+    raw: z.string().meta({ description: 'The tagged pointer: bit 0 (PAGE_MAPPING_ANON) set for anonymous pages' }),
+    anon: z.boolean(),
+    kind: z.enum(['anon_vma', 'address_space', 'none']),
+    id: z.number().int().nullable(),
+    name: z.string().optional(),
+    live: z.boolean()
+  }),
+  index: z.number().int().meta({ description: 'Offset of the page in its object, in pages' }),
+  swapSlot: z.number().int().nullable()
+}).meta({ id: 'Frame' })
+
+export const frameOut = (f: FrameView): z.infer<typeof Frame> => f
+
+export const FramesQuery = z.object({
+  kind: FrameKind.optional(),
+  mapped: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  file: z.string().min(1).max(255).optional(),
+  after: z.coerce.number().int().min(0).optional().meta({ description: 'Only PFNs above this one (paging cursor)' }),
+  limit: z.coerce.number().int().min(1).max(1024).default(256)
+})
+export const FrameList = z.object({ frames: z.array(Frame), next: z.number().int().nullable().meta({ description: 'Pass as `after` for the next page' }) })
+
+export const RmapQuery = z.object({ trace: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').default(false) })
+
+const Step = z.object({ step: z.enum(['page', 'object', 'vma', 'done']), note: z.string() }).catchall(z.unknown())
+
+export const Rmap = z.object({
+  pfn: z.number().int(),
+  kind: FrameKind,
+  model: z.string(),
+  mappings: z.array(z.object({ pid: z.number().int(), vmaId: z.number().int(), addr: AddressOut, pte: Pte })),
+  trace: z.array(Step).optional()
+}).meta({ id: 'Rmap' })
+
+function stepOut (s: RmapStep): z.infer<typeof Step> {
+  if (s.step === 'vma') {
+    return {
+      ...s,
+      start: toHex(s.start),
+      end: toHex(s.end),
+      addr: toHex(s.addr),
+      levels: s.levels.map((l) => ({ level: l.level, tablePfn: l.tablePfn, index: l.index, value: '0x' + l.value.toString(16) }))
+    }
+  }
+  return s
+}
+
+export const rmapOut = (r: RmapResult): z.infer<typeof Rmap> => ({
+  pfn: r.pfn,
+  kind: r.kind,
+  model: r.model,
+  mappings: r.mappings.map((m) => ({ ...m, addr: toHex(m.addr) })),
+  trace: r.trace?.map(stepOut)
+})
+
+export const Referenced = z.object({ referenced: z.number().int(), ptes: z.number().int() })
+export const Unmap = z.object({
+  unmapped: z.number().int(), success: z.boolean(), reason: z.string().optional(), swapSlot: z.number().int().optional(), freed: z.boolean(), dirty: z.boolean()
+})
+export const Mkclean = z.object({ cleaned: z.number().int(), wasDirty: z.boolean() })
+export const Migrate = z.object({ newPfn: z.number().int(), remapped: z.number().int() })
+export { AddressOut }

@@ -1,0 +1,37 @@
+import { z } from 'zod'
+import type { ProcessView, VmaView } from '../src/sim/index.js'
+import { AddressOut, ProcName, toHex } from './common.js'
+
+export const SpawnBody = z.object({ name: ProcName.optional() }).strict()
+export const ForkBody = z.object({ name: ProcName.optional().meta({ description: 'A name for the child' }) }).strict()
+
+export const Vma = z.object({
+  id: z.number().int(),
+  start: AddressOut,
+  end: AddressOut,
+  pages: z.number().int(),
+  pgoff: z.number().int().meta({ description: 'vm_pgoff: offset of vm_start in the mapped object, in pages' }),
+  prot: z.string(),
+  flags: z.array(z.string()),
+  flagsRaw: z.number().int(),
+  shared: z.boolean(),
+  file: z.string().nullable(),
+  fileKind: z.enum(['file', 'shmem']).nullable(),
+  anonVma: z.number().int().nullable(),
+  anonVmaChain: z.array(z.number().int()).meta({ description: '6.18: the anon_vmas this VMA is chained to, oldest first' })
+}).meta({ id: 'Vma' })
+
+export const Process = z.object({
+  pid: z.number().int(),
+  name: z.string().nullable(),
+  parent: z.number().int().nullable(),
+  vmas: z.number().int(),
+  rss: z.object({ anon: z.number().int(), file: z.number().int(), shmem: z.number().int(), swap: z.number().int() }),
+  pageTablePages: z.number().int()
+}).meta({ id: 'Process' })
+
+export const ProcessDetail = Process.extend({ vmaList: z.array(Vma) })
+export const ProcessList = z.object({ processes: z.array(Process) })
+
+export const vmaOut = (v: VmaView): z.infer<typeof Vma> => ({ ...v, start: toHex(v.start), end: toHex(v.end) })
+export const processOut = (p: ProcessView): z.infer<typeof Process> => p

@@ -1,0 +1,123 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import {
+  jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider
+} from 'fastify-type-provider-zod'
+import checkRoutes from '../routes/check.js'
+import fileRoutes from '../routes/files.js'
+import frameRoutes from '../routes/frames.js'
+import memoryRoutes from '../routes/memory.js'
+import pageTableRoutes from '../routes/page-tables.js'
+import processRoutes from '../routes/processes.js'
+import sessionRoute from '../routes/session.js'
+import sessionRoutes from '../routes/sessions.js'
+import type { Config } from './config.js'
+import { errorHandler, notFoundHandler } from './plugins/error-handler.js'
+import { authenticate } from './plugins/session-auth.js'
+import { SessionStore } from './sessions/session-store.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    sessions: SessionStore
+    adminTokenMatches: (token: string) => boolean
+  }
+}
+
+export interface AppOptions {
+  config: Config
+  /** pino options or false; defaults to the configured level. */
+  logger?: FastifyServerOptions['logger']
+  /** Clock for session expiry (tests). */
+  now?: () => number
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
+
+/** Strips credentials from what the logs show of a request URL (WebSocket ?token=). */
+export const redactUrl = (url: string): string => url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]')
+
+/**
+ * Builds the server: plugins and routes registered explicitly, nothing listening yet. One error
+ * shape everywhere, zod schemas for validation, serialization and the OpenAPI document.
+ */
+export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
+  const { config } = opts
+  const app = Fastify({
+    logger: opts.logger ?? {
+      level: config.LOG_LEVEL,
+      redact: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]'],
+      serializers: {
+        req: (req: { method: string, url: string, id: string, ip?: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id, remoteAddress: req.ip })
+      }
+    },
+    bodyLimit: config.BODY_LIMIT,
+    trustProxy: config.TRUST_PROXY,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.REQUEST_TIMEOUT_MS,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id']
+      return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID()
+    },
+    routerOptions: { maxParamLength: 256 }
+  }).withTypeProvider<ZodTypeProvider>()
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler(notFoundHandler)
+
+  const sessions = new SessionStore({
+    maxSessions: config.MAX_SESSIONS,
+    idleMs: config.SESSION_IDLE_SECONDS * 1000,
+    now: opts.now,
+    limits: {
+      maxProcesses: config.SESSION_MAX_PROCESSES,
+      maxVmasPerProcess: config.SESSION_MAX_VMAS,
+      maxFrames: config.SESSION_MAX_FRAMES,
+      maxFiles: config.SESSION_MAX_FILES,
+      maxFilePages: config.SESSION_MAX_FILE_PAGES,
+      maxSwapSlots: config.SESSION_MAX_SWAP_SLOTS
+    }
+  })
+  const adminHash = config.ADMIN_TOKEN === undefined ? undefined : createHash('sha256').update(config.ADMIN_TOKEN).digest()
+  app.decorate('config', config)
+  app.decorate('sessions', sessions)
+  app.decorate('adminTokenMatches', (token: string) =>
+    adminHash !== undefined && timingSafeEqual(createHash('sha256').update(token).digest(), adminHash))
+  app.addHook('onReady', async () => { sessions.start() })
+  app.addHook('onClose', async () => { sessions.close() })
+  app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'rmap-sim',
+        version: '1.0.0',
+        description: 'A kernel-faithful simulator of the Linux reverse map (rmap). Create a session, then map memory, fork, fault and ask the rmap of a frame. Addresses are hex strings; PFNs are integers.'
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }]
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject
+  })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+
+  await app.register(sessionRoutes, { prefix: '/v1' })
+  await app.register(async (scoped) => {
+    scoped.addHook('onRequest', authenticate)
+    await scoped.register(sessionRoute)
+    await scoped.register(fileRoutes)
+    await scoped.register(processRoutes)
+    await scoped.register(memoryRoutes)
+    await scoped.register(pageTableRoutes)
+    await scoped.register(frameRoutes)
+    await scoped.register(checkRoutes)
+  }, { prefix: '/v1/sessions/:sid' })
+
+  return app
+}

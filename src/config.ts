@@ -1,0 +1,62 @@
+import { z } from 'zod'
+
+/**
+ * Server configuration, from environment variables only, parsed once at start-up. A bad value stops
+ * the start with a message naming the variable.
+ */
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
+const bool = (def: boolean) => z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false').transform((v) => v === 'true' || v === '1')
+
+export const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(3000, 0, 65535),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Idle time after which a session is deleted. */
+  SESSION_IDLE_SECONDS: int(1800, 1, 7 * 24 * 3600),
+  /** Server-wide cap on live sessions. */
+  MAX_SESSIONS: int(1000, 1, 1_000_000),
+  /** Per-session limits: defaults for new sessions, which may ask for less but not more. */
+  SESSION_MAX_PROCESSES: int(256, 1, 65536),
+  SESSION_MAX_VMAS: int(4096, 1, 65530),
+  SESSION_MAX_FRAMES: int(262144, 16, 1 << 24),
+  SESSION_MAX_FILES: int(64, 1, 65536),
+  SESSION_MAX_FILE_PAGES: int(65536, 1, 1 << 24),
+  SESSION_MAX_SWAP_SLOTS: int(262144, 1, 1 << 24),
+  /** Largest request body accepted, in bytes. */
+  BODY_LIMIT: int(1 << 20, 1024, 64 << 20),
+  /** Events kept per session for WebSocket resume (?since=). */
+  EVENT_HISTORY: int(10000, 0, 1_000_000),
+  /** Largest number of ops in one POST /ops batch. */
+  MAX_BATCH_OPS: int(1000, 1, 100_000),
+  /** Bearer token that may list every session; unset: nobody may. */
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  /** Comma-separated origins allowed by CORS; empty: CORS closed. */
+  CORS_ORIGINS: z.string().default('').transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o.length > 0)),
+  /** Trust X-Forwarded-* from a proxy in front. */
+  TRUST_PROXY: bool(false),
+  /** Requests per minute per client (0: no rate limit). */
+  RATE_LIMIT_PER_MINUTE: int(6000, 0, 10_000_000),
+  /** Milliseconds a connection may take to send a request. */
+  REQUEST_TIMEOUT_MS: int(30000, 1000, 600000),
+  /** Milliseconds granted to in-flight work at shutdown. */
+  SHUTDOWN_GRACE_MS: int(10000, 100, 120000)
+})
+
+export type Config = z.output<typeof envSchema>
+
+export class ConfigError extends Error {
+  constructor (readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Parses the environment; throws ConfigError naming each bad variable. */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k] === '' && k !== 'CORS_ORIGINS' ? undefined : env[k]]))
+  const r = envSchema.safeParse(known)
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(known[String(i.path[0])] ?? null)}: ${i.message}`))
+  }
+  return r.data
+}

@@ -1,0 +1,64 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
+import { ApiError, type ApiErrorCode } from '../api-error.js'
+import { SimError, type SimErrorCode } from '../sim/index.js'
+
+const SIM_STATUS: Record<SimErrorCode, [number, ApiErrorCode]> = {
+  not_found: [404, 'not_found'],
+  invalid_argument: [400, 'invalid_argument'],
+  conflict: [409, 'conflict'],
+  limit: [429, 'limit'],
+  unsupported: [422, 'unsupported']
+}
+
+interface ErrorBody { error: { code: string, message: string, details?: Record<string, unknown> } }
+
+function body (code: string, message: string, details?: Record<string, unknown>): ErrorBody {
+  return details === undefined ? { error: { code, message } } : { error: { code, message, details } }
+}
+
+/**
+ * One error shape for every 4xx/5xx: { error: { code, message, details? } }. Validation errors list
+ * each bad field; engine errors carry the errno the system call would have returned; a 5xx says
+ * nothing of the internals (the log has them).
+ */
+export function errorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = err.validationContext ?? 'request'
+    const issues = err.validation.map((i) => ({
+      field: `${where}${i.instancePath.replace(/\//g, '.')}`.replace(/^(\w+)\.?$/, '$1'),
+      message: i.message
+    }))
+    void reply.code(400).send(body('validation', `invalid ${where}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues }))
+    return
+  }
+  if (err instanceof ApiError) {
+    void reply.code(err.statusCode).send(body(err.code, err.message, err.details))
+    return
+  }
+  if (err instanceof SimError) {
+    const [status, code] = SIM_STATUS[err.code]
+    void reply.code(status).send(body(code, err.message, { errno: err.errno, ...err.details }))
+    return
+  }
+  if (isResponseSerializationError(err)) {
+    request.log.error({ err, issues: err.cause.issues }, 'reply does not match its schema')
+    void reply.code(500).send(body('internal', 'internal server error'))
+    return
+  }
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 500
+  if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    void reply.code(413).send(body('limit', 'the request body is larger than this server accepts', { code: err.code }))
+    return
+  }
+  if (status >= 400 && status < 500) {
+    void reply.code(status).send(body(status === 415 ? 'unsupported' : 'validation', err.message, { code: err.code }))
+    return
+  }
+  request.log.error({ err }, 'unhandled error')
+  void reply.code(500).send(body('internal', 'internal server error'))
+}
+
+export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): void {
+  void reply.code(404).send(body('not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
+}

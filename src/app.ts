@@ -1,11 +1,13 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
+import fastifyWebsocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import {
   jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider
 } from 'fastify-type-provider-zod'
 import checkRoutes from '../routes/check.js'
+import eventRoutes from '../routes/events.js'
 import fileRoutes from '../routes/files.js'
 import frameRoutes from '../routes/frames.js'
 import memoryRoutes from '../routes/memory.js'
@@ -16,6 +18,7 @@ import sessionRoutes from '../routes/sessions.js'
 import type { Config } from './config.js'
 import { errorHandler, notFoundHandler } from './plugins/error-handler.js'
 import { authenticate } from './plugins/session-auth.js'
+import { CLOSE } from './sessions/event-hub.js'
 import { SessionStore } from './sessions/session-store.js'
 
 declare module 'fastify' {
@@ -23,6 +26,8 @@ declare module 'fastify' {
     config: Config
     sessions: SessionStore
     adminTokenMatches: (token: string) => boolean
+    /** Set by the metrics plugin when it is registered. */
+    metricsHooks?: { wsDropped: (why: string) => void }
   }
 }
 
@@ -73,6 +78,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     maxSessions: config.MAX_SESSIONS,
     idleMs: config.SESSION_IDLE_SECONDS * 1000,
     now: opts.now,
+    stream: { history: config.EVENT_HISTORY, maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES },
     limits: {
       maxProcesses: config.SESSION_MAX_PROCESSES,
       maxVmasPerProcess: config.SESSION_MAX_VMAS,
@@ -89,6 +95,11 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     adminHash !== undefined && timingSafeEqual(createHash('sha256').update(token).digest(), adminHash))
   app.addHook('onReady', async () => { sessions.start() })
   app.addHook('onClose', async () => { sessions.close() })
+  sessions.onRemove((s, why) => {
+    if (why === 'deleted') s.events.closeAll(CLOSE.sessionDeleted, 'session deleted')
+    else if (why === 'expired') s.events.closeAll(CLOSE.sessionExpired, 'session expired')
+    else s.events.closeAll(CLOSE.goingAway, 'server shutting down')
+  })
   app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
 
   await app.register(fastifySwagger, {
@@ -106,6 +117,19 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     transformObject: jsonSchemaTransformObject
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: config.WS_MAX_MESSAGE_BYTES },
+    // Shutdown: every event socket is told the server is going away (1001).
+    preClose: function (done) {
+      for (const s of sessions.list()) s.events.closeAll(CLOSE.goingAway, 'server shutting down')
+      for (const client of this.websocketServer.clients) client.close(CLOSE.goingAway, 'server shutting down')
+      this.websocketServer.close(() => { done() })
+    },
+    errorHandler: (err, socket, request) => {
+      request.log.error({ err }, 'event socket handler failed')
+      socket.close(1011, 'internal error')
+    }
+  })
 
   await app.register(sessionRoutes, { prefix: '/v1' })
   await app.register(async (scoped) => {
@@ -117,6 +141,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     await scoped.register(pageTableRoutes)
     await scoped.register(frameRoutes)
     await scoped.register(checkRoutes)
+    await scoped.register(eventRoutes)
   }, { prefix: '/v1/sessions/:sid' })
 
   return app

@@ -25,7 +25,13 @@ export const envSchema = z.object({
   /** Largest request body accepted, in bytes. */
   BODY_LIMIT: int(1 << 20, 1024, 64 << 20),
   /** Events kept per session for WebSocket resume (?since=). */
-  EVENT_HISTORY: int(10000, 0, 1_000_000),
+  EVENT_HISTORY: int(4096, 0, 1_000_000),
+  /** Bytes a WebSocket may have queued before the server closes it (code 4008); the client resumes with ?since=. */
+  WS_MAX_BUFFERED_BYTES: int(4 << 20, 1024, 1 << 30),
+  /** Heartbeat: a ping this often; a peer that has not answered the previous one is dropped. */
+  WS_PING_INTERVAL_MS: int(30000, 50, 600000),
+  /** Largest message a client may send on the event socket. */
+  WS_MAX_MESSAGE_BYTES: int(16384, 256, 1 << 20),
   /** Largest number of ops in one POST /ops batch. */
   MAX_BATCH_OPS: int(1000, 1, 100_000),
   /** Bearer token that may list every session; unset: nobody may. */

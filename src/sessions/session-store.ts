@@ -8,6 +8,8 @@ export interface SessionStoreOptions {
   idleMs: number
   /** The limits a session gets when it asks for none, and the most it may ask for. */
   limits: SimLimits
+  /** Event history per session and the per-WebSocket queue cap. */
+  stream: { history: number, maxBufferedBytes: number }
   now?: () => number
 }
 
@@ -54,7 +56,7 @@ export class SessionStore {
     }
     const id = randomBytes(12).toString('base64url')
     const token = randomBytes(32).toString('base64url')
-    const session = new Session(id, hashToken(token), kernel, { ...this.opts.limits, ...limits }, this.now())
+    const session = new Session(id, hashToken(token), kernel, { ...this.opts.limits, ...limits }, this.now(), this.opts.stream)
     this.sessions.set(id, session)
     return { session, token }
   }

@@ -1,9 +1,11 @@
 import type { KernelVersion, SimLimits } from '../sim/index.js'
 import { Simulator } from '../sim/index.js'
+import { EventHub } from './event-hub.js'
 
 /** One client's simulated machine and what the server keeps about it. */
 export class Session {
   readonly sim: Simulator
+  readonly events: EventHub
   readonly createdAt: number
   lastUsedAt: number
   requests = 0
@@ -13,9 +15,11 @@ export class Session {
     readonly tokenHash: Buffer,
     readonly kernel: KernelVersion,
     readonly limits: SimLimits,
-    now: number
+    now: number,
+    stream: { history: number, maxBufferedBytes: number }
   ) {
     this.sim = new Simulator({ kernel, limits })
+    this.events = new EventHub(this.sim, stream.history, stream.maxBufferedBytes)
     this.createdAt = now
     this.lastUsedAt = now
   }

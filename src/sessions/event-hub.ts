@@ -1,0 +1,142 @@
+import type { WebSocket } from 'ws'
+import type { SimEvent, Simulator } from '../sim/index.js'
+import { compileFilter, type EventFilter } from './event-filter.js'
+import { eventJson } from './event-wire.js'
+
+/** WebSocket close codes of the event stream (documented in the README). */
+export const CLOSE = {
+  /** The server is shutting down. */
+  goingAway: 1001,
+  /** The client broke the protocol too often. */
+  policy: 1008,
+  /** The session was deleted. */
+  sessionDeleted: 4000,
+  /** The session expired (idle too long). */
+  sessionExpired: 4001,
+  /** The client read too slowly: its queue passed the cap. Resume with ?since=<last seq received>. */
+  tooSlow: 4008
+} as const
+
+/** Most events in one message; bigger bursts are split so each message stays a bounded size. */
+const MAX_BATCH = 512
+
+export interface HubStats { subscribers: number, dropped: number, delivered: number, lagMsTotal: number, lagSamples: number }
+
+/** One WebSocket subscriber: its filter and the events waiting for the end of the current operation. */
+export class Subscriber {
+  matches: (e: SimEvent) => boolean
+  readonly pending: SimEvent[] = []
+  lastSeq: number
+  closed = false
+  alive = true
+  private scheduled = false
+
+  constructor (readonly socket: WebSocket, filter: EventFilter, since: number, private readonly hub: EventHub) {
+    this.matches = compileFilter(filter)
+    this.lastSeq = since
+  }
+
+  setFilter (filter: EventFilter): void { this.matches = compileFilter(filter) }
+
+  enqueue (e: SimEvent): void {
+    if (this.closed) return
+    this.pending.push(e)
+    if (!this.scheduled) {
+      this.scheduled = true
+      // Every event of one operation goes out together, after the operation returns.
+      queueMicrotask(() => { this.scheduled = false; this.flush() })
+    }
+  }
+
+  /** Sends what is pending, in order; closes the socket instead when the client is too far behind. */
+  flush (): void {
+    if (this.closed) { this.pending.length = 0; return }
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_BATCH)
+      const msg = batch.length === 1 ? eventJson(batch[0]) : '[' + batch.map(eventJson).join(',') + ']'
+      if (this.socket.bufferedAmount + msg.length > this.hub.maxBufferedBytes) {
+        this.pending.length = 0
+        this.hub.drop(this, CLOSE.tooSlow, `too slow: resume with ?since=${this.lastSeq}`)
+        return
+      }
+      this.socket.send(msg)
+      this.lastSeq = batch[batch.length - 1].seq
+      this.hub.stats.delivered += batch.length
+    }
+  }
+
+  close (code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.pending.length = 0
+    this.socket.close(code, reason)
+  }
+}
+
+/**
+ * A session's event stream: a bounded history (for resume) and the live subscribers. Each event is
+ * kept once and serialised once, however many subscribers get it; a subscriber that cannot keep up
+ * is closed rather than buffered without bound.
+ */
+export class EventHub {
+  private readonly ring: Array<SimEvent | undefined>
+  private head = 0
+  private count = 0
+  readonly subscribers = new Set<Subscriber>()
+  readonly stats: HubStats = { subscribers: 0, dropped: 0, delivered: 0, lagMsTotal: 0, lagSamples: 0 }
+
+  constructor (private readonly sim: Simulator, readonly historySize: number, readonly maxBufferedBytes: number) {
+    this.ring = new Array(historySize)
+    sim.subscribe((e) => { this.onEvent(e) })
+  }
+
+  /** The sequence number of the latest event. */
+  get seq (): number { return this.sim.kernel.events.seq }
+  /** The oldest sequence number still in the history (seq + 1 when it is empty). */
+  get oldest (): number { return this.count === 0 ? this.seq + 1 : (this.ring[this.head] as SimEvent).seq }
+
+  private onEvent (e: SimEvent): void {
+    if (this.historySize > 0) {
+      const at = (this.head + this.count) % this.historySize
+      this.ring[at] = e
+      if (this.count < this.historySize) this.count++
+      else this.head = (this.head + 1) % this.historySize
+    }
+    for (const s of this.subscribers) if (s.matches(e)) s.enqueue(e)
+  }
+
+  /**
+   * Adds a subscriber that has seen everything up to `since` and replays what the history still
+   * holds after it. Returns the gap (first and last missing seq) when the history no longer reaches back.
+   */
+  subscribe (socket: WebSocket, filter: EventFilter, since: number | undefined): { sub: Subscriber, gap: { from: number, to: number } | null } {
+    const start = since ?? this.seq
+    const sub = new Subscriber(socket, filter, start, this)
+    this.subscribers.add(sub)
+    this.stats.subscribers = this.subscribers.size
+    let gap: { from: number, to: number } | null = null
+    if (since !== undefined && since < this.seq) {
+      if (since + 1 < this.oldest) gap = { from: since + 1, to: this.oldest - 1 }
+      for (let i = 0; i < this.count; i++) {
+        const e = this.ring[(this.head + i) % this.historySize] as SimEvent
+        if (e.seq > since && sub.matches(e)) sub.pending.push(e)
+      }
+    }
+    return { sub, gap }
+  }
+
+  unsubscribe (sub: Subscriber): void {
+    this.subscribers.delete(sub)
+    this.stats.subscribers = this.subscribers.size
+  }
+
+  drop (sub: Subscriber, code: number, reason: string): void {
+    this.stats.dropped++
+    sub.close(code, reason)
+    this.unsubscribe(sub)
+  }
+
+  closeAll (code: number, reason: string): void {
+    for (const s of [...this.subscribers]) { s.close(code, reason); this.unsubscribe(s) }
+  }
+}

@@ -18,7 +18,13 @@ const frameRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/frames/:pfn/rmap', {
     schema: { tags: ['rmap'], summary: 'rmap_walk: every (pid, VMA, address, PTE) mapping the frame; ?trace=true adds each step', params: PfnParams, querystring: RmapQuery, response: { 200: Rmap, ...errorReplies } }
-  }, async (request) => rmapOut(simOf(request).rmap(request.params.pfn, request.query.trace)))
+  }, async (request) => {
+    const sim = simOf(request)
+    const end = app.metrics.rmapWalk.startTimer()
+    const r = sim.rmap(request.params.pfn, request.query.trace)
+    end()
+    return rmapOut(r)
+  })
 
   app.post('/frames/:pfn/referenced', {
     schema: { tags: ['rmap operations'], summary: 'page_referenced: test and clear the young bit of every mapping PTE', params: PfnParams, response: { 200: Referenced, ...errorReplies } }

@@ -10,6 +10,7 @@ import checkRoutes from '../routes/check.js'
 import eventRoutes from '../routes/events.js'
 import fileRoutes from '../routes/files.js'
 import frameRoutes from '../routes/frames.js'
+import healthRoutes from '../routes/health.js'
 import memoryRoutes from '../routes/memory.js'
 import pageTableRoutes from '../routes/page-tables.js'
 import processRoutes from '../routes/processes.js'
@@ -17,6 +18,8 @@ import sessionRoute from '../routes/session.js'
 import sessionRoutes from '../routes/sessions.js'
 import type { Config } from './config.js'
 import { errorHandler, notFoundHandler } from './plugins/error-handler.js'
+import { registerHardening } from './plugins/hardening.js'
+import { registerMetrics } from './plugins/metrics.js'
 import { authenticate } from './plugins/session-auth.js'
 import { CLOSE } from './sessions/event-hub.js'
 import { SessionStore } from './sessions/session-store.js'
@@ -102,6 +105,9 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   })
   app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
 
+  await registerHardening(app)
+  registerMetrics(app)
+
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -116,7 +122,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.WS_MAX_MESSAGE_BYTES },
     // Shutdown: every event socket is told the server is going away (1001).
@@ -131,6 +137,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     }
   })
 
+  await app.register(healthRoutes)
   await app.register(sessionRoutes, { prefix: '/v1' })
   await app.register(async (scoped) => {
     scoped.addHook('onRequest', authenticate)

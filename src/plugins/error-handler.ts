@@ -32,6 +32,12 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
     void reply.code(400).send(body('validation', `invalid ${where}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues }))
     return
   }
+  const shaped = (err as unknown as Partial<ErrorBody>).error
+  if (typeof shaped === 'object' && shaped !== null && typeof shaped.code === 'string' && typeof shaped.message === 'string') {
+    // Plugins that build their own reply in our shape (rate limit).
+    void reply.code(typeof err.statusCode === 'number' ? err.statusCode : 500).send(body(shaped.code, shaped.message, shaped.details))
+    return
+  }
   if (err instanceof ApiError) {
     void reply.code(err.statusCode).send(body(err.code, err.message, err.details))
     return

@@ -20,7 +20,12 @@ export const CLOSE = {
 /** Most events in one message; bigger bursts are split so each message stays a bounded size. */
 const MAX_BATCH = 512
 
-export interface HubStats { subscribers: number, dropped: number, delivered: number, lagMsTotal: number, lagSamples: number }
+export interface HubStats { subscribers: number, dropped: number, delivered: number }
+
+/** Observes how long events waited between their operation and their send (metrics). */
+export type LagObserver = (seconds: number) => void
+let lagObserver: LagObserver | undefined
+export function observeEventLag (fn: LagObserver | undefined): void { lagObserver = fn }
 
 /** One WebSocket subscriber: its filter and the events waiting for the end of the current operation. */
 export class Subscriber {
@@ -30,6 +35,7 @@ export class Subscriber {
   closed = false
   alive = true
   private scheduled = false
+  private pendingSince = 0
 
   constructor (readonly socket: WebSocket, filter: EventFilter, since: number, private readonly hub: EventHub) {
     this.matches = compileFilter(filter)
@@ -43,6 +49,7 @@ export class Subscriber {
     this.pending.push(e)
     if (!this.scheduled) {
       this.scheduled = true
+      if (lagObserver !== undefined) this.pendingSince = performance.now()
       // Every event of one operation goes out together, after the operation returns.
       queueMicrotask(() => { this.scheduled = false; this.flush() })
     }
@@ -62,6 +69,10 @@ export class Subscriber {
       this.socket.send(msg)
       this.lastSeq = batch[batch.length - 1].seq
       this.hub.stats.delivered += batch.length
+    }
+    if (lagObserver !== undefined && this.pendingSince > 0) {
+      lagObserver((performance.now() - this.pendingSince) / 1000)
+      this.pendingSince = 0
     }
   }
 
@@ -83,7 +94,7 @@ export class EventHub {
   private head = 0
   private count = 0
   readonly subscribers = new Set<Subscriber>()
-  readonly stats: HubStats = { subscribers: 0, dropped: 0, delivered: 0, lagMsTotal: 0, lagSamples: 0 }
+  readonly stats: HubStats = { subscribers: 0, dropped: 0, delivered: 0 }
 
   constructor (private readonly sim: Simulator, readonly historySize: number, readonly maxBufferedBytes: number) {
     this.ring = new Array(historySize)

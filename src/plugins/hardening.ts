@@ -1,0 +1,47 @@
+import fastifyCors from '@fastify/cors'
+import fastifyHelmet from '@fastify/helmet'
+import fastifyRateLimit from '@fastify/rate-limit'
+import fastifyUnderPressure from '@fastify/under-pressure'
+import type { FastifyInstance } from 'fastify'
+import { getHeapStatistics } from 'node:v8'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    shuttingDown: boolean
+  }
+}
+
+/** Routes that load balancers and scrapers call: never rate limited, never refused under pressure. */
+export const OPS_ROUTES = new Set(['/health', '/ready', '/metrics'])
+
+/**
+ * Security headers (helmet), CORS (closed unless origins are configured), a per-client rate limit,
+ * and load shedding (under-pressure: 503 while the event loop or heap is overloaded).
+ */
+export async function registerHardening (app: FastifyInstance): Promise<void> {
+  const config = app.config
+  app.decorate('shuttingDown', false)
+  await app.register(fastifyHelmet, { global: true })
+  await app.register(fastifyCors, { origin: config.CORS_ORIGINS.length === 0 ? false : config.CORS_ORIGINS, exposedHeaders: ['x-request-id'] })
+  if (config.RATE_LIMIT_PER_MINUTE > 0) {
+    await app.register(fastifyRateLimit, {
+      max: config.RATE_LIMIT_PER_MINUTE,
+      timeWindow: 60000,
+      allowList: (request) => OPS_ROUTES.has(request.routeOptions.url ?? ''),
+      errorResponseBuilder: (_request, ctx) => ({
+        statusCode: 429,
+        error: { code: 'limit', message: `rate limit: at most ${ctx.max} requests a minute per client; retry in ${ctx.after}`, details: { max: ctx.max, retryAfter: ctx.after } }
+      })
+    })
+  }
+  await app.register(fastifyUnderPressure, {
+    maxEventLoopDelay: 2000,
+    maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+    exposeStatusRoute: false,
+    pressureHandler: (request, reply, type, value) => {
+      if (OPS_ROUTES.has(request.routeOptions.url ?? '')) return
+      void reply.code(503).header('retry-after', '5').send({ error: { code: 'unavailable', message: `the server is overloaded (${type}${value !== undefined ? ` ${Math.round(Number(value))}` : ''}); retry shortly` } })
+    }
+  })
+  app.addHook('preClose', async () => { app.shuttingDown = true })
+}

@@ -16,11 +16,11 @@ export class Mm {
   /** mm->free_area_cache of the 2.6.11 bottom-up search (unused by the modern layout). */
   freeAreaCache = 0
 
-  constructor (pid: number, parentPid: number | null, name: string | null, tables: TableAllocator) {
+  constructor (pid: number, parentPid: number | null, name: string | null, tables: TableAllocator, pgdPfn?: number) {
     this.pid = pid
     this.parentPid = parentPid
     this.name = name
-    this.pgtable = new PageTable(tables)
+    this.pgtable = new PageTable(tables, pgdPfn)
   }
 
   /** Index of the first VMA whose end is above addr (the kernel's find_vma). */

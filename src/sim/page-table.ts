@@ -38,8 +38,44 @@ export class PageTable {
   /** Number of frames held by this table (pgd included). */
   tablePages = 1
 
-  constructor (private readonly alloc: TableAllocator) {
-    this.pgdPfn = alloc.allocTable()
+  /** `pgdPfn` restores a table whose pgd frame already exists (snapshots). */
+  constructor (private readonly alloc: TableAllocator, pgdPfn?: number) {
+    this.pgdPfn = pgdPfn ?? alloc.allocTable()
+  }
+
+  /** Re-creates a table at a known frame (snapshots): level 1 = pud, 2 = pmd, 3 = pte table. */
+  restoreTable (level: 1 | 2 | 3, gi: number, ui: number, mi: number, pfn: number): void {
+    if (level === 1) {
+      if (this.pgd[gi] !== undefined) throw new Error(`duplicate pud table at pgd[${gi}]`)
+      this.pgd[gi] = { pfn, entries: new Array(PTRS_PER_TABLE), used: 0 }; this.pgdUsed++; this.tablePages++
+      return
+    }
+    const pud = this.pgd[gi]
+    if (pud === undefined) throw new Error(`no pud table at pgd[${gi}]`)
+    if (level === 2) {
+      if (pud.entries[ui] !== undefined) throw new Error(`duplicate pmd table at pgd[${gi}][${ui}]`)
+      pud.entries[ui] = { pfn, entries: new Array(PTRS_PER_TABLE), used: 0 }; pud.used++; this.tablePages++
+      return
+    }
+    const pmd = pud.entries[ui]
+    if (pmd === undefined) throw new Error(`no pmd table at pgd[${gi}][${ui}]`)
+    if (pmd.entries[mi] !== undefined) throw new Error(`duplicate pte table at pgd[${gi}][${ui}][${mi}]`)
+    pmd.entries[mi] = { pfn, ptes: new Float64Array(PTRS_PER_TABLE) }; pmd.used++; this.tablePages++
+  }
+
+  /** Every table below the pgd as [level, gi, ui, mi, pfn], in address order (snapshots). */
+  tableList (): Array<[1 | 2 | 3, number, number, number, number]> {
+    const out: Array<[1 | 2 | 3, number, number, number, number]> = []
+    this.pgd.forEach((pud, gi) => {
+      if (pud === undefined) return
+      out.push([1, gi, 0, 0, pud.pfn])
+      pud.entries.forEach((pmd, ui) => {
+        if (pmd === undefined) return
+        out.push([2, gi, ui, 0, pmd.pfn])
+        pmd.entries.forEach((leaf, mi) => { if (leaf !== undefined) out.push([3, gi, ui, mi, leaf.pfn]) })
+      })
+    })
+    return out
   }
 
   /** The PTE for `addr`, or 0 when no table covers it. */

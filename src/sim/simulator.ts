@@ -15,6 +15,8 @@ import { linux618 } from './models/linux-6.18.js'
 import { checkMprotect, doMprotect } from './mprotect.js'
 import { checkMremap, doMremap } from './mremap.js'
 import { decodePte, pteMapped, ptePfn, type DecodedPte } from './pte.js'
+import type { Op } from './ops.js'
+import { restoreSnapshot, takeSnapshot, type Snapshot } from './snapshot.js'
 import { evictFile, migratePage, pageMkclean, pageReferenced, rmapWalk, tryToUnmap, type RmapStep, type UnmapResult } from './rmap.js'
 import {
   fileView, frameView, levelView, processView, vmaView,
@@ -27,6 +29,8 @@ export const MODELS: Record<KernelVersion, KernelModel> = { '2.6.11': linux2611,
 export interface SimulatorOptions {
   kernel?: KernelVersion
   limits?: Partial<SimLimits>
+  /** How many ops the journal keeps; past it the journal is marked truncated (default 100,000). */
+  journalLimit?: number
 }
 
 export interface MmapOptions {
@@ -99,11 +103,24 @@ export class Simulator {
   readonly kernel: Kernel
   /** Tag put on the cause of every event, e.g. the id of the HTTP request being served. */
   tag: string | undefined
+  /** Every successful mutation, in order, in the op vocabulary (ops.ts): replaying it rebuilds the state. */
+  readonly journal: Op[] = []
+  /** The journal stopped recording at its limit (or the state was restored from a snapshot). */
+  journalTruncated = false
+  /** True when the state came from a snapshot: the journal then starts from that snapshot. */
+  fromSnapshot = false
+  private readonly journalLimit: number
 
   constructor (opts: SimulatorOptions = {}) {
     const version = opts.kernel ?? '2.6.11'
     if (!KERNEL_VERSIONS.includes(version)) throw new InvalidArgumentError(`unknown kernel model "${String(version)}"`)
     this.kernel = new Kernel(MODELS[version], { ...DEFAULT_LIMITS, ...opts.limits })
+    this.journalLimit = opts.journalLimit ?? 100_000
+  }
+
+  private record (op: Op): void {
+    if (this.journal.length >= this.journalLimit) { this.journalTruncated = true; return }
+    this.journal.push(op)
   }
 
   get version (): KernelVersion { return this.kernel.model.version }
@@ -139,19 +156,24 @@ export class Simulator {
 
   spawn (name?: string): ProcessView {
     this.checkName(name)
-    return processView(this.run('spawn', undefined, () => spawn(this.kernel, name ?? null)))
+    const v = processView(this.run('spawn', undefined, () => spawn(this.kernel, name ?? null)))
+    this.record(name === undefined ? { op: 'spawn' } : { op: 'spawn', name })
+    return v
   }
 
   fork (pid: number, childName?: string): ProcessView {
     const parent = this.process(pid)
     this.checkName(childName)
     checkProcessRoom(this.kernel)
-    return processView(this.run('fork', pid, () => fork(this.kernel, parent, childName ?? null)))
+    const v = processView(this.run('fork', pid, () => fork(this.kernel, parent, childName ?? null)))
+    this.record(childName === undefined ? { op: 'fork', pid } : { op: 'fork', pid, child: childName })
+    return v
   }
 
   exit (pid: number): void {
     const mm = this.process(pid)
     this.run('exit', pid, () => exitMm(this.kernel, mm, (vma) => { zapRange(this.kernel, mm, vma, vma.start, vma.end) }))
+    this.record({ op: 'exit', pid })
   }
 
   processes (): ProcessView[] {
@@ -174,6 +196,7 @@ export class Simulator {
     if (k.files.size >= k.limits.maxFiles) throw new LimitError(`the session already has ${k.files.size} files (limit ${k.limits.maxFiles})`)
     const space = k.newSpace(name, 'file', pages)
     k.files.set(name, space)
+    this.record({ op: 'createFile', name, pages })
     return fileView(space)
   }
 
@@ -202,7 +225,9 @@ export class Simulator {
 
   evict (name: string): ReturnType<typeof evictFile> {
     const f = this.file(name)
-    return this.run('evict', undefined, () => evictFile(this.kernel, f))
+    const r = this.run('evict', undefined, () => evictFile(this.kernel, f))
+    this.record({ op: 'evict', file: name })
+    return r
   }
 
   // ---------------------------------------------------------------- address space
@@ -213,13 +238,16 @@ export class Simulator {
     const file = o.file !== undefined ? this.file(o.file) : null
     const args = { addr: o.addr, fixed: o.fixed, pages: o.pages, flags, shared: o.shared ?? false, file, offset: o.offset ?? 0 }
     const addr = checkMmap(this.kernel, mm, args)
-    return vmaView(this.run('mmap', pid, () => doMmap(this.kernel, mm, args, addr)))
+    const v = vmaView(this.run('mmap', pid, () => doMmap(this.kernel, mm, args, addr)))
+    this.record({ op: 'mmap', pid, ...(o.addr === undefined ? {} : { addr: hex(o.addr) }), ...(o.fixed === undefined ? {} : { fixed: o.fixed }), pages: o.pages, prot: o.prot ?? 'rw', shared: o.shared ?? false, ...(o.file === undefined ? {} : { file: o.file, offset: o.offset ?? 0 }) })
+    return v
   }
 
   munmap (pid: number, addr: number, pages: number): void {
     const mm = this.process(pid)
     checkMunmap(this.kernel, mm, addr, pages)
     this.run('munmap', pid, () => { doMunmap(this.kernel, mm, addr, addr + pages * PAGE_SIZE) })
+    this.record({ op: 'munmap', pid, addr: hex(addr), pages })
   }
 
   mprotect (pid: number, addr: number, pages: number, prot: string): void {
@@ -227,12 +255,15 @@ export class Simulator {
     const flags = parseProt(prot)
     checkMprotect(this.kernel, mm, addr, pages)
     this.run('mprotect', pid, () => { doMprotect(this.kernel, mm, addr, pages, flags) })
+    this.record({ op: 'mprotect', pid, addr: hex(addr), pages, prot })
   }
 
   mremap (pid: number, o: MremapOptions): { addr: number } {
     const mm = this.process(pid)
     const plan = checkMremap(this.kernel, mm, o)
-    return { addr: this.run('mremap', pid, () => doMremap(this.kernel, mm, o, plan)) }
+    const r = { addr: this.run('mremap', pid, () => doMremap(this.kernel, mm, o, plan)) }
+    this.record({ op: 'mremap', pid, addr: hex(o.addr), pages: o.pages, newPages: o.newPages, ...(o.newAddr === undefined ? {} : { newAddr: hex(o.newAddr) }), ...(o.mayMove === undefined ? {} : { mayMove: o.mayMove }) })
+    return r
   }
 
   madvise (pid: number, addr: number, pages: number, advice: Advice): void {
@@ -240,6 +271,7 @@ export class Simulator {
     if (advice !== 'dontneed') throw new InvalidArgumentError(`advice "${String(advice)}" is not supported (only "dontneed")`, 'EINVAL', { advice })
     checkMadvise(mm, addr, pages)
     this.run('madvise', pid, () => { doMadvise(this.kernel, mm, addr, pages, advice) })
+    this.record({ op: 'madvise', pid, addr: hex(addr), pages, advice })
   }
 
   /** A one-byte access: no fault, a fault path, or a signal (with nothing changed). */
@@ -252,6 +284,7 @@ export class Simulator {
       cause.path = res.path
       return res
     })
+    if (r.signal === undefined) this.record({ op, pid, addr: hex(addr) })
     return {
       pid, addr, op, ok: r.signal === undefined, path: r.path, signal: r.signal, siCode: r.siCode, reason: r.reason,
       vmaId: r.vma?.id, pteBefore: decodePte(r.pteBefore), pte: decodePte(r.pteAfter), pfn: r.pfn, copiedFrom: r.copiedFrom
@@ -328,25 +361,50 @@ export class Simulator {
 
   referenced (pfn: number): { referenced: number, ptes: number } {
     this.checkPfn(pfn)
-    return this.run('page_referenced', undefined, () => pageReferenced(this.kernel, pfn))
+    const r = this.run('page_referenced', undefined, () => pageReferenced(this.kernel, pfn))
+    this.record({ op: 'referenced', pfn })
+    return r
   }
 
   unmap (pfn: number): UnmapResult {
     this.checkPfn(pfn)
-    return this.run('try_to_unmap', undefined, () => tryToUnmap(this.kernel, pfn))
+    const r = this.run('try_to_unmap', undefined, () => tryToUnmap(this.kernel, pfn))
+    this.record({ op: 'unmap', pfn })
+    return r
   }
 
   mkclean (pfn: number): { cleaned: number, wasDirty: boolean } {
     this.checkPfn(pfn)
-    return this.run('page_mkclean', undefined, () => pageMkclean(this.kernel, pfn))
+    const r = this.run('page_mkclean', undefined, () => pageMkclean(this.kernel, pfn))
+    this.record({ op: 'mkclean', pfn })
+    return r
   }
 
   migrate (pfn: number): { newPfn: number, remapped: number } {
     this.checkPfn(pfn)
-    return this.run('migrate', undefined, () => migratePage(this.kernel, pfn))
+    const r = this.run('migrate', undefined, () => migratePage(this.kernel, pfn))
+    this.record({ op: 'migrate', pfn })
+    return r
   }
 
   // ---------------------------------------------------------------- whole state
+
+  /** The complete state as versioned JSON (see snapshot.ts). */
+  snapshot (): Snapshot { return takeSnapshot(this.kernel) }
+
+  /** A new simulator in exactly the state of `snap`; throws InvalidArgumentError if it is inconsistent. */
+  static fromSnapshot (snap: Snapshot, opts: { verify?: boolean, journalLimit?: number } = {}): Simulator {
+    if (typeof snap !== 'object' || snap === null || !KERNEL_VERSIONS.includes(snap.kernel)) throw new InvalidArgumentError('snapshot: unknown kernel model')
+    const sim = new Simulator({ kernel: snap.kernel, limits: snap.limits, journalLimit: opts.journalLimit })
+    sim.fromSnapshot = true
+    try {
+      restoreSnapshot(sim.kernel, snap, opts.verify ?? true)
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw err
+      throw new InvalidArgumentError(`snapshot: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    return sim
+  }
 
   check (): InvariantReport { return checkInvariants(this.kernel) }
 

@@ -1,0 +1,189 @@
+import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE } from './constants.js'
+import { AddressSpace } from './address-space.js'
+import { AnonVma, type AnonVmaChain } from './anon-vma.js'
+import { InvalidArgumentError } from './errors.js'
+import { PFN_BASE, ZERO_PFN } from './frames.js'
+import { checkInvariants } from './invariants.js'
+import type { Kernel, SimLimits } from './kernel.js'
+import { Mm } from './mm.js'
+import type { KernelVersion } from './models/kernel-model.js'
+import { Vma } from './vma.js'
+
+/**
+ * The complete state as plain, versioned JSON, and its exact restoration: same PFNs and allocator
+ * order, ids and counters, page tables (at the same table frames), VMAs, anon_vmas with their lists,
+ * chains and tree orders, page cache, swap. A restore either yields a state that passes every
+ * invariant or throws, leaving nothing half-loaded (it builds a new Kernel).
+ */
+export const SNAPSHOT_FORMAT = 'rmap-sim-snapshot'
+export const SNAPSHOT_VERSION = 1
+
+export interface SnapshotVma { id: number, start: number, end: number, pgoff: number, flags: number, file: number | null, anonVma: number | null, chain: number[] }
+export interface SnapshotProcess {
+  pid: number
+  parent: number | null
+  name: string | null
+  rss: { anon: number, file: number, shmem: number, swap: number }
+  freeAreaCache: number
+  pgd: number
+  /** [level (1 pud, 2 pmd, 3 pte), pgd index, pud index, pmd index, pfn] */
+  tables: Array<[number, number, number, number, number]>
+  /** [address, raw entry] of every non-empty PTE, in address order. */
+  ptes: Array<[number, number]>
+  vmas: SnapshotVma[]
+}
+
+export interface Snapshot {
+  format: typeof SNAPSHOT_FORMAT
+  version: typeof SNAPSHOT_VERSION
+  kernel: KernelVersion
+  limits: SimLimits
+  counters: { nextPid: number, nextVmaId: number, nextAnonVmaId: number, nextSpaceId: number, eventSeq: number }
+  /** next: one past the highest PFN used; free: freed PFNs in reuse order; pages: [pfn, flags, refcount, _mapcount, mapping, index]. */
+  frames: { next: number, free: number[], pages: Array<[number, number, number, number, number, number]> }
+  swap: { next: number, freed: number[], map: Array<[number, number]>, cache: Array<[number, number]> }
+  spaces: Array<{ id: number, name: string, kind: 'file' | 'shmem', pages: number, named: boolean, cache: Array<[number, number]>, immap: number[] }>
+  anonVmas: Array<{ id: number, root: number, parent: number, numChildren: number, numActiveVmas: number, refcount: number, pages: number, vmas: number[], tree: number[] }>
+  processes: SnapshotProcess[]
+}
+
+export function takeSnapshot (k: Kernel): Snapshot {
+  const pages: Snapshot['frames']['pages'] = []
+  const f = k.frames
+  for (let pfn = PFN_BASE + 1; pfn < f.pfnLimit; pfn++) {
+    const s = pfn - PFN_BASE
+    if (f.refcount[s] === 0 && f.flags[s] === 0) continue
+    pages.push([pfn, f.flags[s], f.refcount[s], f.mapcountRaw[s], f.mapping[s], f.index[s]])
+  }
+  const processes: SnapshotProcess[] = []
+  for (const mm of k.processes.values()) {
+    const ptes: Array<[number, number]> = []
+    mm.pgtable.forEachLeaf(0, PGDIR_SIZE * 512, (leaf, from, to, base) => {
+      for (let i = from; i < to; i++) if (leaf.ptes[i] !== 0) ptes.push([base + i * PAGE_SIZE, leaf.ptes[i]])
+    })
+    processes.push({
+      pid: mm.pid,
+      parent: mm.parentPid,
+      name: mm.name,
+      rss: { ...mm.rss },
+      freeAreaCache: mm.freeAreaCache,
+      pgd: mm.pgtable.pgdPfn,
+      tables: mm.pgtable.tableList(),
+      ptes,
+      vmas: mm.vmas.map((v) => ({ id: v.id, start: v.start, end: v.end, pgoff: v.pgoff, flags: v.flags, file: v.file?.id ?? null, anonVma: v.anonVma?.id ?? null, chain: v.chain.map((c) => c.anonVma.id) }))
+    })
+  }
+  const named = new Set(k.files.values())
+  return {
+    format: SNAPSHOT_FORMAT,
+    version: SNAPSHOT_VERSION,
+    kernel: k.model.version,
+    limits: { ...k.limits },
+    counters: { nextPid: k.nextPid, nextVmaId: k.nextVmaId, nextAnonVmaId: k.nextAnonVmaId, nextSpaceId: k.nextSpaceId, eventSeq: k.events.seq },
+    frames: { next: f.pfnLimit, free: f.freeListSnapshot(), pages },
+    swap: k.swap.snapshot(),
+    spaces: [...k.spaces.values()].map((sp) => ({
+      id: sp.id, name: sp.name, kind: sp.kind, pages: sp.pages, named: named.has(sp), cache: [...sp.cache], immap: [...sp.immap.values()].map((v) => v.id)
+    })),
+    anonVmas: [...k.anonVmas.values()].map((av) => ({
+      id: av.id, root: av.root.id, parent: av.parent.id, numChildren: av.numChildren, numActiveVmas: av.numActiveVmas,
+      refcount: av.refcount, pages: av.pages, vmas: av.vmas.map((v) => v.id), tree: [...av.tree.values()].map((c) => c.vma.id)
+    })),
+    processes
+  }
+}
+
+function bad (msg: string): never { throw new InvalidArgumentError(`snapshot: ${msg}`, 'EINVAL') }
+
+/** Fills a fresh kernel (same model and limits) from a snapshot; throws on any inconsistency. */
+export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
+  if (s.format !== SNAPSHOT_FORMAT || s.version !== SNAPSHOT_VERSION) bad(`unknown format ${String(s.format)} v${String(s.version)} (expected ${SNAPSHOT_FORMAT} v${SNAPSHOT_VERSION})`)
+  if (s.kernel !== k.model.version) bad(`made by the ${s.kernel} model, restoring into ${k.model.version}`)
+  const f = k.frames
+  if (s.frames.pages.length > f.maxFrames) bad(`${s.frames.pages.length} frames in use exceed the limit of ${f.maxFrames}`)
+  if (s.frames.next > PFN_BASE + f.maxFrames + 1) bad(`frames.next ${s.frames.next} is beyond the frame limit`)
+  f.restoreAllocator(s.frames.next, s.frames.free, s.frames.pages.length)
+  const seen = new Set<number>()
+  for (const [pfn, flags, refcount, mapcountRaw, mapping, index] of s.frames.pages) {
+    if (pfn <= ZERO_PFN || pfn >= s.frames.next) bad(`frame ${pfn} is outside [${ZERO_PFN + 1}, ${s.frames.next})`)
+    if (seen.has(pfn)) bad(`frame ${pfn} appears twice`)
+    seen.add(pfn)
+    const i = pfn - PFN_BASE
+    f.flags[i] = flags; f.refcount[i] = refcount; f.mapcountRaw[i] = mapcountRaw; f.mapping[i] = mapping; f.index[i] = index
+  }
+  for (const p of s.frames.free) if (seen.has(p)) bad(`frame ${p} is both free and in use`)
+  k.swap.restore(s.swap)
+
+  for (const sp of s.spaces) {
+    const space = new AddressSpace(sp.id, sp.name, sp.kind, sp.pages)
+    for (const [index, pfn] of sp.cache) space.cache.set(index, pfn)
+    k.spaces.set(space.id, space)
+    if (sp.named) {
+      if (k.files.has(sp.name)) bad(`file name "${sp.name}" appears twice`)
+      k.files.set(sp.name, space)
+    }
+  }
+  for (const a of s.anonVmas) k.anonVmas.set(a.id, new AnonVma(a.id))
+  const anon = (id: number): AnonVma => k.anonVmas.get(id) ?? bad(`unknown anon_vma ${id}`)
+  for (const a of s.anonVmas) {
+    const av = anon(a.id)
+    av.root = anon(a.root); av.parent = anon(a.parent)
+    av.numChildren = a.numChildren; av.numActiveVmas = a.numActiveVmas; av.refcount = a.refcount; av.pages = a.pages
+  }
+
+  const vmas = new Map<number, Vma>()
+  for (const p of s.processes) {
+    if (k.processes.has(p.pid)) bad(`pid ${p.pid} appears twice`)
+    const mm = new Mm(p.pid, p.parent, p.name, k.tables, p.pgd)
+    mm.rss = { ...p.rss }
+    mm.freeAreaCache = p.freeAreaCache
+    for (const [level, gi, ui, mi, pfn] of p.tables) {
+      if (level !== 1 && level !== 2 && level !== 3) bad(`pid ${p.pid}: table level ${level}`)
+      mm.pgtable.restoreTable(level, gi, ui, mi, pfn)
+    }
+    for (const [addr, value] of p.ptes) {
+      const leaf = mm.pgtable.leaf(addr) ?? bad(`pid ${p.pid}: no page table for the PTE at ${addr}`)
+      leaf.ptes[(addr % PMD_SIZE) / PAGE_SIZE] = value
+    }
+    let prevEnd = 0
+    for (const sv of p.vmas) {
+      if (vmas.has(sv.id)) bad(`VMA ${sv.id} appears twice`)
+      if (sv.start < prevEnd || sv.end <= sv.start || sv.start % PAGE_SIZE !== 0 || sv.end % PAGE_SIZE !== 0) bad(`pid ${p.pid}: VMA ${sv.id} has a bad or overlapping range`)
+      prevEnd = sv.end
+      const file = sv.file === null ? null : (k.spaces.get(sv.file) ?? bad(`VMA ${sv.id}: unknown address_space ${sv.file}`))
+      const v = new Vma(sv.id, mm, sv.start, sv.end, sv.pgoff, sv.flags, file)
+      v.anonVma = sv.anonVma === null ? null : anon(sv.anonVma)
+      for (const id of sv.chain) v.chain.push({ vma: v, anonVma: anon(id), node: null })
+      mm.vmas.push(v)
+      vmas.set(v.id, v)
+    }
+    k.processes.set(mm.pid, mm)
+  }
+  const vma = (id: number): Vma => vmas.get(id) ?? bad(`unknown VMA ${id}`)
+  for (const sp of s.spaces) {
+    const space = k.spaces.get(sp.id) as AddressSpace
+    for (const id of sp.immap) {
+      const v = vma(id)
+      if (v.file !== space) bad(`VMA ${id} is in the i_mmap of ${sp.name} but maps another object`)
+      v.immapNode = space.immap.insert(v, v.pgoff, v.lastPgoff)
+    }
+  }
+  for (const a of s.anonVmas) {
+    const av = anon(a.id)
+    for (const id of a.vmas) av.vmas.push(vma(id))
+    for (const id of a.tree) {
+      const avc: AnonVmaChain = vma(id).chain.find((c) => c.anonVma === av && c.node === null) ?? bad(`anon_vma ${a.id}'s tree holds VMA ${id}, which has no free AVC for it`)
+      avc.node = av.tree.insert(avc, avc.vma.pgoff, avc.vma.lastPgoff)
+    }
+  }
+  k.nextPid = s.counters.nextPid
+  k.nextVmaId = s.counters.nextVmaId
+  k.nextAnonVmaId = s.counters.nextAnonVmaId
+  k.nextSpaceId = s.counters.nextSpaceId
+  k.events.seq = s.counters.eventSeq
+
+  if (!verify) return
+  const report = checkInvariants(k)
+  if (!report.ok) bad(`inconsistent state: ${report.violations.slice(0, 5).join('; ')}${report.violations.length > 5 ? ` (and ${report.violations.length - 5} more)` : ''}`)
+}
+

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { ApiError } from '../src/api-error.js'
+import type { Snapshot } from '../src/sim/index.js'
 import { errorReplies } from '../schemas/common.js'
 import { CreatedSession, CreateSessionBody, SessionList } from '../schemas/sessions.js'
 import { sessionOut } from './session-view.js'
@@ -15,7 +16,13 @@ const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 201: CreatedSession, ...errorReplies }
     }
   }, async (request, reply) => {
-    const { session, token } = app.sessions.create(request.body.kernel, request.body.limits)
+    const { kernel, limits, snapshot } = request.body
+    if (snapshot !== undefined && kernel !== undefined && kernel !== snapshot.kernel) {
+      throw new ApiError(400, 'validation', `kernel ${kernel} does not match the snapshot's ${snapshot.kernel}`, { kernel, snapshotKernel: snapshot.kernel })
+    }
+    const { session, token } = snapshot === undefined
+      ? app.sessions.create(kernel ?? '2.6.11', limits)
+      : app.sessions.restore(snapshot as Snapshot)
     return reply.code(201).send({ ...sessionOut(app.sessions, session), token })
   })
 

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { KERNEL_VERSIONS } from '../src/sim/index.js'
+import { SnapshotSchema } from './snapshot.js'
 
 export const Kernel = z.enum(KERNEL_VERSIONS as unknown as ['2.6.11', '6.18']).meta({ description: 'Kernel model: 2.6.11 (the object-based rmap of the diagram) or 6.18 (anon_vma_chain, interval trees)' })
 
@@ -13,8 +14,9 @@ export const Limits = z.object({
 }).strict()
 
 export const CreateSessionBody = z.object({
-  kernel: Kernel.default('2.6.11'),
-  limits: Limits.optional()
+  kernel: Kernel.optional().meta({ description: 'Default 2.6.11; with a snapshot, the snapshot\'s model' }),
+  limits: Limits.optional(),
+  snapshot: SnapshotSchema.optional().meta({ description: 'Restore this state exactly (GET /snapshot of a session)' })
 }).strict().meta({ examples: [{ kernel: '6.18' }] })
 
 const LimitsOut = z.object({

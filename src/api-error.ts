@@ -4,7 +4,7 @@
  */
 export type ApiErrorCode =
   | 'validation' | 'invalid_argument' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict'
-  | 'segfault' | 'bus_error' | 'unsupported' | 'limit' | 'unavailable' | 'internal'
+  | 'segfault' | 'bus_error' | 'unsupported' | 'limit' | 'unavailable' | 'internal' | 'batch_failed'
 
 export class ApiError extends Error {
   constructor (

@@ -10,6 +10,7 @@ import checkRoutes from '../routes/check.js'
 import eventRoutes from '../routes/events.js'
 import fileRoutes from '../routes/files.js'
 import frameRoutes from '../routes/frames.js'
+import gradingRoutes from '../routes/grading.js'
 import healthRoutes from '../routes/health.js'
 import memoryRoutes from '../routes/memory.js'
 import pageTableRoutes from '../routes/page-tables.js'
@@ -149,6 +150,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     await scoped.register(frameRoutes)
     await scoped.register(checkRoutes)
     await scoped.register(eventRoutes)
+    await scoped.register(gradingRoutes)
   }, { prefix: '/v1/sessions/:sid' })
 
   return app

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { ApiError } from '../api-error.js'
-import type { KernelVersion, SimLimits } from '../sim/index.js'
+import { Simulator, type KernelVersion, type SimLimits, type Snapshot } from '../sim/index.js'
 import { Session } from './session.js'
 
 export interface SessionStoreOptions {
@@ -43,7 +43,23 @@ export class SessionStore {
   /** Called when a session goes away (its WebSockets are closed there). */
   onRemove (fn: (s: Session, why: RemovalReason) => void): void { this.listeners.push(fn) }
 
-  create (kernel: KernelVersion, limits: Partial<SimLimits> = {}): { session: Session, token: string } {
+  /** A session whose simulator is restored from a snapshot (its limits must fit this server's). */
+  restore (snap: Snapshot): { session: Session, token: string } {
+    this.checkRoom(snap.limits)
+    const sim = Simulator.fromSnapshot(snap)
+    return this.create(snap.kernel, snap.limits, sim)
+  }
+
+  create (kernel: KernelVersion, limits: Partial<SimLimits> = {}, sim?: Simulator): { session: Session, token: string } {
+    this.checkRoom(limits)
+    const id = randomBytes(12).toString('base64url')
+    const token = randomBytes(32).toString('base64url')
+    const session = new Session(id, hashToken(token), kernel, { ...this.opts.limits, ...limits }, this.now(), this.opts.stream, sim)
+    this.sessions.set(id, session)
+    return { session, token }
+  }
+
+  private checkRoom (limits: Partial<SimLimits>): void {
     this.sweep()
     if (this.sessions.size >= this.opts.maxSessions) {
       throw new ApiError(429, 'limit', `the server already holds ${this.sessions.size} sessions (its limit); delete one or wait for idle ones to expire`, { maxSessions: this.opts.maxSessions })
@@ -54,11 +70,6 @@ export class SessionStore {
         throw new ApiError(413, 'limit', `limits.${key} may be at most ${max} on this server`, { limit: key, requested: value, max })
       }
     }
-    const id = randomBytes(12).toString('base64url')
-    const token = randomBytes(32).toString('base64url')
-    const session = new Session(id, hashToken(token), kernel, { ...this.opts.limits, ...limits }, this.now(), this.opts.stream)
-    this.sessions.set(id, session)
-    return { session, token }
   }
 
   /** The session if `token` is its token; throws 401 (or 404 for the right token of an ended one). */

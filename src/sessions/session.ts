@@ -16,9 +16,10 @@ export class Session {
     readonly kernel: KernelVersion,
     readonly limits: SimLimits,
     now: number,
-    stream: { history: number, maxBufferedBytes: number }
+    stream: { history: number, maxBufferedBytes: number },
+    sim?: Simulator
   ) {
-    this.sim = new Simulator({ kernel, limits })
+    this.sim = sim ?? new Simulator({ kernel, limits })
     this.events = new EventHub(this.sim, stream.history, stream.maxBufferedBytes)
     this.createdAt = now
     this.lastUsedAt = now

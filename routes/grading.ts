@@ -1,0 +1,52 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { errorReplies, SessionParams } from '../schemas/common.js'
+import { CompareBody, CompareReply } from '../schemas/compare.js'
+import { BatchReply, JournalReply, makeOpsBody, outcomeOut } from '../schemas/ops.js'
+import { SnapshotSchema } from '../schemas/snapshot.js'
+import { compare, type Expectation } from '../src/grading/compare.js'
+import { simOf } from '../src/plugins/session-auth.js'
+import { ApiError } from '../src/api-error.js'
+import { Simulator, applyBatch, type Op } from '../src/sim/index.js'
+
+/** For grading backends: batches of ops, snapshots, the journal, and field-by-field comparison. */
+const gradingRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post('/ops', {
+    schema: {
+      tags: ['grading'],
+      summary: 'Apply a list of operations in order (atomic: all or nothing; continue: report each failure)',
+      description: 'Accepts the conformance scenario format as is (files, ops with proc/child names, probe). Processes may be named at spawn/fork and referred to by `proc` later.',
+      params: SessionParams,
+      body: makeOpsBody(app.config.MAX_BATCH_OPS),
+      response: { 200: BatchReply, ...errorReplies }
+    }
+  }, async (request, reply) => {
+    const sim = simOf(request)
+    const body = request.body
+    const files: Op[] = Object.keys(body.files ?? {}).sort().map((name) => ({ op: 'createFile', name, pages: (body.files ?? {})[name].pages }))
+    const ops = [...files, ...(body.ops as Op[])]
+    const r = applyBatch(sim, ops, body.mode, () => Simulator.fromSnapshot(sim.snapshot(), { verify: false }))
+    if (!r.applied) {
+      const f = r.firstFailure
+      throw new ApiError(422, 'batch_failed', `op ${f?.index ?? '?'} (${f?.op ?? '?'}) failed, so none was applied: ${f?.error?.message ?? ''}`, { mode: r.mode, applied: false, firstFailure: f })
+    }
+    const processes = Object.fromEntries(sim.processes().filter((p) => p.name !== null).map((p) => [p.name as string, p.pid]))
+    return reply.send({ ...r, results: r.results.map(outcomeOut), processes })
+  })
+
+  app.get('/snapshot', {
+    schema: { tags: ['grading'], summary: 'The complete state as versioned JSON (POST it to /v1/sessions to restore)', params: SessionParams, response: { 200: SnapshotSchema, ...errorReplies } }
+  }, async (request) => simOf(request).snapshot())
+
+  app.get('/journal', {
+    schema: { tags: ['grading'], summary: 'Every operation applied so far; replaying it in a new session gives the same state and events', params: SessionParams, response: { 200: JournalReply, ...errorReplies } }
+  }, async (request) => {
+    const sim = simOf(request)
+    return { kernel: sim.version, fromSnapshot: sim.fromSnapshot, truncated: sim.journalTruncated, ops: sim.journal }
+  })
+
+  app.post('/compare', {
+    schema: { tags: ['grading'], summary: "Compare a grader's expected answer (a frame, a PTE, a process) field by field", params: SessionParams, body: CompareBody, response: { 200: CompareReply, ...errorReplies } }
+  }, async (request) => compare(simOf(request), request.body as Expectation))
+}
+
+export default gradingRoutes

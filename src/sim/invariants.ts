@@ -39,7 +39,7 @@ export function checkInvariants (k: Kernel): InvariantReport {
       if (vma.file !== null) {
         if (vma.immapNode === null || vma.immapNode.start !== vma.pgoff || vma.immapNode.last !== vma.lastPgoff) fail(`${vma} of pid ${mm.pid} is missing from i_mmap or keyed wrong`)
       }
-      k.model.version === '2.6.11' ? check2611Anon(k, vma, fail) : checkModernAnon(vma, fail)
+      k.model.checkAnonLinks(k, vma, fail)
     }
     // Every PTE must lie inside a VMA and be accounted.
     for (const vma of mm.vmas) {
@@ -156,18 +156,4 @@ export function checkInvariants (k: Kernel): InvariantReport {
 function fmt (key: string): string {
   const [pid, addr] = key.split(':')
   return `pid ${pid} ${hex(Number(addr))}`
-}
-
-function check2611Anon (k: Kernel, vma: import('./vma.js').Vma, fail: (m: string) => void): void {
-  if (vma.anonVma === null) return
-  if (!k.anonVmas.has(vma.anonVma.id)) fail(`${vma} points at freed anon_vma #${vma.anonVma.id}`)
-  if (!vma.anonVma.vmas.includes(vma)) fail(`${vma} is missing from anon_vma #${vma.anonVma.id}'s list`)
-}
-
-function checkModernAnon (vma: import('./vma.js').Vma, fail: (m: string) => void): void {
-  for (const avc of vma.chain) {
-    if (avc.node === null || avc.node.start !== vma.pgoff || avc.node.last !== vma.lastPgoff) fail(`${vma}: AVC to anon_vma #${avc.anonVma.id} is not in its tree or keyed wrong`)
-  }
-  if (vma.anonVma !== null && !vma.chain.some((c) => c.anonVma === vma.anonVma)) fail(`${vma} has no AVC for its own anon_vma #${vma.anonVma.id}`)
-  if (vma.anonVma === null && vma.chain.length > 0) fail(`${vma} has AVCs but no anon_vma`)
 }

@@ -82,7 +82,7 @@ export function rmapWalk (k: Kernel, pfn: number, visit: (m: RmapMapping) => boo
   const vmas = candidateVmas(k, t)
   if (trace !== undefined) {
     if (t.kind === 'anon' && t.anonVma !== undefined) {
-      trace.push({ step: 'object', kind: 'anon_vma', id: t.anonVma.id, structure: k.model.anonName, query: { first: t.index, last: t.index }, vmas: vmas.length, note: k.model.version === '2.6.11' ? `every VMA on anon_vma #${t.anonVma.id}'s list is visited` : `anon_vma #${t.anonVma.id} (root #${t.anonVma.root.id}): AVCs whose pgoff range holds index ${t.index}` })
+      trace.push({ step: 'object', kind: 'anon_vma', id: t.anonVma.id, structure: k.model.anonName, query: { first: t.index, last: t.index }, vmas: vmas.length, note: k.model.describeAnonWalk(t.anonVma, t.index) })
     } else if (t.kind === 'file' && t.space !== undefined) {
       trace.push({ step: 'object', kind: 'address_space', id: t.space.id, name: t.space.name, structure: k.model.immapName, query: { first: t.index, last: t.index }, vmas: vmas.length, note: `VMAs in i_mmap of ${t.space.name} whose pgoff range holds index ${t.index}` })
     } else {
@@ -146,7 +146,7 @@ export function pageReferenced (k: Kernel, pfn: number): { referenced: number, p
     }
     return undefined
   })
-  if (k.model.version === '2.6.11' && (k.pageFlags(pfn) & PG.referenced) !== 0) {
+  if (k.model.referencedCountsPageFlag && (k.pageFlags(pfn) & PG.referenced) !== 0) {
     referenced++
     k.clearPageFlags(pfn, PG.referenced)
   }

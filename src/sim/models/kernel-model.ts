@@ -30,6 +30,13 @@ export interface KernelModel {
   readonly tracksAnonExclusive: boolean
   /** mprotect may make a PTE writable at once (can_change_pte_writable, modern). */
   readonly mprotectUpgradesWrite: boolean
+  /** page_referenced() also counts and clears PG_referenced (2.6.11 TestClearPageReferenced). */
+  readonly referencedCountsPageFlag: boolean
+
+  /** How a walk explains which VMAs it visits from this anon_vma. */
+  describeAnonWalk: (anonVma: AnonVma, index: number) => string
+  /** Reports where the VMA's anon_vma links disagree with the anon_vma side (invariants). */
+  checkAnonLinks: (k: Kernel, vma: Vma, fail: (msg: string) => void) => void
 
   /** get_unmapped_area() for a mapping without a fixed address; null when nothing fits (ENOMEM). */
   getUnmappedArea: (mm: Mm, len: number, anonPrivate: boolean) => number | null

@@ -27,6 +27,14 @@ export const linux2611: KernelModel = {
   unmapRefusesYoung: true,
   tracksAnonExclusive: false,
   mprotectUpgradesWrite: false,
+  referencedCountsPageFlag: true,
+
+  describeAnonWalk: (av) => `every VMA on anon_vma #${av.id}'s list is visited, related to the page or not`,
+  checkAnonLinks (k, vma, fail) {
+    if (vma.anonVma === null) return
+    if (!k.anonVmas.has(vma.anonVma.id)) fail(`${vma} points at freed anon_vma #${vma.anonVma.id}`)
+    if (!vma.anonVma.vmas.includes(vma)) fail(`${vma} is missing from anon_vma #${vma.anonVma.id}'s list`)
+  },
 
   getUnmappedArea: (mm, len) => getUnmappedArea2611(mm, len),
   // arch_unmap_area(): a hole below the cache makes the next search start there.

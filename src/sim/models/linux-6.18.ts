@@ -44,6 +44,17 @@ export const linux618: KernelModel = {
   unmapRefusesYoung: false,
   tracksAnonExclusive: true,
   mprotectUpgradesWrite: true,
+  referencedCountsPageFlag: false,
+
+  describeAnonWalk: (av, index) => `anon_vma #${av.id} (root #${av.root.id}): the AVCs in its interval tree whose pgoff range holds index ${index}`,
+  checkAnonLinks (k, vma, fail) {
+    for (const avc of vma.chain) {
+      if (!k.anonVmas.has(avc.anonVma.id)) fail(`${vma} is chained to freed anon_vma #${avc.anonVma.id}`)
+      if (avc.node === null || avc.node.start !== vma.pgoff || avc.node.last !== vma.lastPgoff) fail(`${vma}: AVC to anon_vma #${avc.anonVma.id} is not in its tree or keyed wrong`)
+    }
+    if (vma.anonVma !== null && !vma.chain.some((c) => c.anonVma === vma.anonVma)) fail(`${vma} has no AVC for its own anon_vma #${vma.anonVma.id}`)
+    if (vma.anonVma === null && vma.chain.length > 0) fail(`${vma} has AVCs but no anon_vma`)
+  },
 
   getUnmappedArea: getUnmappedAreaModern,
   noteUnmap: () => {},

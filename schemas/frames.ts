@@ -55,8 +55,7 @@ function stepOut (s: RmapStep): z.infer<typeof Step> {
       ...s,
       start: toHex(s.start),
       end: toHex(s.end),
-      addr: toHex(s.addr),
-      levels: s.levels.map((l) => ({ level: l.level, tablePfn: l.tablePfn, index: l.index, value: '0x' + l.value.toString(16) }))
+      addr: toHex(s.addr)
     }
   }
   return s

@@ -5,7 +5,7 @@ import { UnsupportedError } from './errors.js'
 import { PG, ZERO_PFN, mappingId, mappingIsAnon } from './frames.js'
 import type { Kernel } from './kernel.js'
 import type { Mm } from './mm.js'
-import { pteIndex, type LevelEntry, type PteTable } from './page-table.js'
+import { pteIndex, type PteTable } from './page-table.js'
 import {
   PTE_ACCESSED, PTE_DIRTY, PTE_RW, SWP_MIG_DIRTY, SWP_MIG_WRITE, SWP_MIG_YOUNG,
   SWP_TAG_MIGRATION, clearBits, makePte, makeSwapPte, pteBits, pteDirty, pteMapped, ptePfn, pteWrite, pteYoung
@@ -13,7 +13,7 @@ import {
 import { addToSwap, deleteFromSwapCache } from './swap-cache.js'
 import type { Vma } from './vma.js'
 import { vmPageProt } from './prot.js'
-import { mappingView, type MappingView } from './views.js'
+import { levelView, mappingView, type LevelView, type MappingView } from './views.js'
 
 /** The reverse map: mm/rmap.c rmap_walk() and its users (folio_referenced, try_to_unmap, folio_mkclean, migration). */
 
@@ -30,7 +30,7 @@ export type WalkOutcome = 'matched' | 'outside_vma' | 'no_page_table' | 'pte_non
 export type RmapStep =
   | { step: 'page', pfn: number, mapping: MappingView, index: number, note: string }
   | { step: 'object', kind: 'anon_vma' | 'address_space' | 'none', id?: number, name?: string, structure?: string, query?: { first: number, last: number }, vmas: number, note: string }
-  | { step: 'vma', pid: number, vmaId: number, start: number, end: number, pgoff: number, formula: string, addr: number, levels: LevelEntry[], outcome: WalkOutcome, note: string }
+  | { step: 'vma', pid: number, vmaId: number, start: number, end: number, pgoff: number, formula: string, addr: number, levels: LevelView[], outcome: WalkOutcome, note: string }
   | { step: 'done', matched: number, note: string }
 
 export interface WalkTarget {
@@ -113,7 +113,7 @@ export function rmapWalk (k: Kernel, pfn: number, visit: (m: RmapMapping) => boo
         not_present: 'the PTE is not present (a swap or migration entry)',
         other_pfn: 'the PTE maps another frame (this process has its own copy)'
       }
-      trace.push({ step: 'vma', pid: vma.mm.pid, vmaId: vma.id, start: vma.start, end: vma.end, pgoff: vma.pgoff, formula, addr, levels: inside ? vma.mm.pgtable.walk(addr) : [], outcome, note: notes[outcome] })
+      trace.push({ step: 'vma', pid: vma.mm.pid, vmaId: vma.id, start: vma.start, end: vma.end, pgoff: vma.pgoff, formula, addr, levels: inside ? vma.mm.pgtable.walk(addr).map(levelView) : [], outcome, note: notes[outcome] })
     }
     if (outcome === 'matched' && leaf !== undefined) {
       matched++

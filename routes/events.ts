@@ -5,6 +5,7 @@ import { ClientMessage, EventsQuery } from '../schemas/events.js'
 import { CLOSE, type Subscriber } from '../src/sessions/event-hub.js'
 import type { EventFilter } from '../src/sessions/event-filter.js'
 import { SessionParams } from '../schemas/common.js'
+import { ApiError } from '../src/api-error.js'
 
 const MAX_ERRORS = 100
 
@@ -30,17 +31,22 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
   heartbeat.unref()
   app.addHook('onClose', async () => { clearInterval(heartbeat) })
 
-  app.get('/events', {
-    websocket: true,
+  app.route({
+    method: 'GET',
+    url: '/events',
     schema: {
       tags: ['events'],
       summary: 'WebSocket stream of PTE and structural changes (upgrade)',
       description: 'Filters: pid, pfn, from/to, types; ?since=<seq> resumes from the bounded history. Close codes: 1001 shutdown, 4000 session deleted, 4001 session expired, 4008 too slow (resume with since).',
       params: SessionParams,
       querystring: EventsQuery,
-      response: errorReplies
-    }
-  }, (socket: WebSocket, request) => {
+      response: { 426: errorReplies[400], ...errorReplies }
+    },
+    // A plain GET (no upgrade) is told what to do instead of getting an empty 404.
+    handler: async () => {
+      throw new ApiError(426, 'validation', 'this route is a WebSocket: connect with an Upgrade: websocket request')
+    },
+    wsHandler: (socket: WebSocket, request) => {
     const session = request.simSession
     const q = request.query
     const filter: EventFilter = { pids: q.pid, pfns: q.pfn, from: q.from, to: q.to, types: q.types }
@@ -78,6 +84,7 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
       hub.unsubscribe(sub)
     })
     socket.on('error', (err) => { request.log.warn({ err }, 'event socket error') })
+    }
   })
 }
 

@@ -12,11 +12,11 @@ const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['sessions'],
       summary: 'Create a session: one simulated machine with one kernel model',
       description: 'Returns the session id and its bearer token (shown only this once).',
-      body: CreateSessionBody,
+      body: CreateSessionBody.nullish(),
       response: { 201: CreatedSession, ...errorReplies }
     }
   }, async (request, reply) => {
-    const { kernel, limits, snapshot } = request.body
+    const { kernel, limits, snapshot } = request.body ?? {}
     if (snapshot !== undefined && kernel !== undefined && kernel !== snapshot.kernel) {
       throw new ApiError(400, 'validation', `kernel ${kernel} does not match the snapshot's ${snapshot.kernel}`, { kernel, snapshotKernel: snapshot.kernel })
     }

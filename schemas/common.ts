@@ -36,9 +36,13 @@ export const Prot = z.string().regex(/^(none|r?w?x?)$/).refine((p) => p !== '', 
   .meta({ description: 'Protection: any of r, w, x in that order, or "none"', examples: ['rw'] })
 export const ProcName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'a process name is 1-64 letters, digits, "_", "." or "-"')
 
+/** A decimal integer in a path segment (no blanks, signs, hex or exponents). */
+const intParam = (min: number, max: number) => z.string().regex(/^[0-9]{1,15}$/, 'must be a decimal integer')
+  .transform(Number).pipe(z.number().int().min(min).max(max))
+
 export const SessionParams = z.object({ sid: z.string().min(1).max(64) })
-export const PidParams = SessionParams.extend({ pid: z.coerce.number().int().min(1).max(2 ** 31) })
-export const PfnParams = SessionParams.extend({ pfn: z.coerce.number().int().min(0).max(2 ** 40) })
+export const PidParams = SessionParams.extend({ pid: intParam(1, 2 ** 31) })
+export const PfnParams = SessionParams.extend({ pfn: intParam(0, 2 ** 40) })
 export const FileParams = SessionParams.extend({ name: z.string().min(1).max(255) })
 
 export const ErrorReply = z.object({

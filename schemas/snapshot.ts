@@ -10,7 +10,7 @@ export const SnapshotSchema = z.object({
   version: z.literal(1),
   kernel: z.enum(['2.6.11', '6.18']),
   limits: z.object({ maxProcesses: NonNeg, maxVmasPerProcess: NonNeg, maxFrames: NonNeg, maxFiles: NonNeg, maxFilePages: NonNeg, maxSwapSlots: NonNeg }).strict(),
-  counters: z.object({ nextPid: NonNeg, nextVmaId: NonNeg, nextAnonVmaId: NonNeg, nextSpaceId: NonNeg, eventSeq: NonNeg }).strict(),
+  counters: z.object({ nextPid: NonNeg, nextVmaId: NonNeg, nextAnonVmaId: NonNeg, nextSpaceId: NonNeg, nextFileHandle: NonNeg, eventSeq: NonNeg }).strict(),
   frames: z.object({ next: NonNeg, free: z.array(NonNeg), pages: z.array(z.tuple([NonNeg, NonNeg, NonNeg, Int.min(-1), NonNeg, NonNeg])) }).strict(),
   swap: z.object({ next: NonNeg, freed: z.array(NonNeg), map: z.array(Pair), cache: z.array(Pair) }).strict(),
   spaces: z.array(z.object({ id: NonNeg, name: z.string().max(255), kind: z.enum(['file', 'shmem']), pages: NonNeg, named: z.boolean(), cache: z.array(Pair), immap: z.array(NonNeg) }).strict()),
@@ -24,6 +24,6 @@ export const SnapshotSchema = z.object({
     pgd: NonNeg,
     tables: z.array(z.tuple([Int.min(1).max(3), Int.min(0).max(511), Int.min(0).max(511), Int.min(0).max(511), NonNeg])),
     ptes: z.array(z.tuple([NonNeg, NonNeg])),
-    vmas: z.array(z.object({ id: NonNeg, start: NonNeg, end: NonNeg, pgoff: NonNeg, flags: NonNeg, file: NonNeg.nullable(), anonVma: NonNeg.nullable(), chain: z.array(NonNeg) }).strict())
+    vmas: z.array(z.object({ id: NonNeg, start: NonNeg, end: NonNeg, pgoff: NonNeg, flags: NonNeg, file: NonNeg.nullable(), fileHandle: NonNeg, anonVma: NonNeg.nullable(), chain: z.array(NonNeg) }).strict())
   }).strict())
 }).strict().meta({ id: 'Snapshot', description: 'The complete state of a session (versioned); POST it to /v1/sessions to restore it exactly' })

@@ -18,11 +18,11 @@ import processRoutes from '../routes/processes.js'
 import sessionRoute from '../routes/session.js'
 import sessionRoutes from '../routes/sessions.js'
 import type { Config } from './config.js'
-import { errorHandler, notFoundHandler } from './plugins/error-handler.js'
+import { errorHandler, frameworkErrorHandler, notFoundHandler } from './plugins/error-handler.js'
 import { registerHardening } from './plugins/hardening.js'
 import { registerMetrics } from './plugins/metrics.js'
 import { authenticate } from './plugins/session-auth.js'
-import { CLOSE } from './sessions/event-hub.js'
+import { CLOSE, type LagSink } from './sessions/event-hub.js'
 import { SessionStore } from './sessions/session-store.js'
 
 declare module 'fastify' {
@@ -70,19 +70,21 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       const h = req.headers['x-request-id']
       return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID()
     },
-    routerOptions: { maxParamLength: 256 }
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors: frameworkErrorHandler
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.setErrorHandler(errorHandler)
-  app.setNotFoundHandler(notFoundHandler)
+  // (the not-found handler is set after the rate limiter, so unknown routes are limited too)
 
+  const eventLag: LagSink = {}
   const sessions = new SessionStore({
     maxSessions: config.MAX_SESSIONS,
     idleMs: config.SESSION_IDLE_SECONDS * 1000,
     now: opts.now,
-    stream: { history: config.EVENT_HISTORY, maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES },
+    stream: { history: config.EVENT_HISTORY, maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES, lag: eventLag },
     limits: {
       maxProcesses: config.SESSION_MAX_PROCESSES,
       maxVmasPerProcess: config.SESSION_MAX_VMAS,
@@ -107,7 +109,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
 
   await registerHardening(app)
-  registerMetrics(app)
+  app.setNotFoundHandler(config.RATE_LIMIT_PER_MINUTE > 0 ? { preHandler: app.rateLimit() } : {}, notFoundHandler)
+  registerMetrics(app, eventLag)
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -128,9 +131,13 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     options: { maxPayload: config.WS_MAX_MESSAGE_BYTES },
     // Shutdown: every event socket is told the server is going away (1001).
     preClose: function (done) {
+      app.shuttingDown = true
       for (const s of sessions.list()) s.events.closeAll(CLOSE.goingAway, 'server shutting down')
       for (const client of this.websocketServer.clients) client.close(CLOSE.goingAway, 'server shutting down')
-      this.websocketServer.close(() => { done() })
+      // A peer that never answers the close frame must not hold the shutdown: cut it after a second.
+      const cut = setTimeout(() => { for (const client of this.websocketServer.clients) client.terminate() }, 1000)
+      cut.unref()
+      this.websocketServer.close(() => { clearTimeout(cut); done() })
     },
     errorHandler: (err, socket, request) => {
       request.log.error({ err }, 'event socket handler failed')

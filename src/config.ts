@@ -4,7 +4,10 @@ import { z } from 'zod'
  * Server configuration, from environment variables only, parsed once at start-up. A bad value stops
  * the start with a message naming the variable.
  */
-const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
+/** A decimal integer; an unset or blank variable takes the default. */
+const int = (def: number, min: number, max: number) => z.string().trim()
+  .regex(/^[0-9]+$/, 'must be a decimal integer').transform(Number).pipe(z.number().int().min(min).max(max))
+  .optional().transform((v) => v ?? def)
 const bool = (def: boolean) => z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false').transform((v) => v === 'true' || v === '1')
 
 export const envSchema = z.object({
@@ -57,12 +60,20 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose values never appear in messages. */
+const SECRETS = new Set(['ADMIN_TOKEN'])
+
 /** Parses the environment; throws ConfigError naming each bad variable. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
-  const known = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k] === '' && k !== 'CORS_ORIGINS' ? undefined : env[k]]))
+  const blank = (v: string | undefined): boolean => v === undefined || v.trim() === ''
+  const known = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, blank(env[k]) && k !== 'CORS_ORIGINS' ? undefined : env[k]]))
   const r = envSchema.safeParse(known)
   if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(known[String(i.path[0])] ?? null)}: ${i.message}`))
+    throw new ConfigError(r.error.issues.map((i) => {
+      const name = String(i.path[0])
+      const shown = SECRETS.has(name) ? '(hidden)' : JSON.stringify(known[name] ?? null)
+      return `${name}=${shown}: ${i.message}`
+    }))
   }
   return r.data
 }

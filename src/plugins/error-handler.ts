@@ -44,7 +44,7 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
   }
   if (err instanceof SimError) {
     const [status, code] = SIM_STATUS[err.code]
-    void reply.code(status).send(body(code, err.message, { errno: err.errno, ...err.details }))
+    void reply.code(status).send(body(code, err.message, { errno: err.errno, ...hexAddresses(err.details) }))
     return
   }
   if (isResponseSerializationError(err)) {
@@ -63,6 +63,30 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
   }
   request.log.error({ err }, 'unhandled error')
   void reply.code(500).send(body('internal', 'internal server error'))
+}
+
+/** Keys of engine error details that hold addresses: shown in hex like every other address. */
+const ADDRESS_KEYS = new Set(['addr', 'newAddr', 'start', 'end', 'unmapped', 'vmaEnd'])
+
+function hexAddresses (details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (details === undefined) return undefined
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(details)) {
+    if (typeof v === 'number' && ADDRESS_KEYS.has(k) && Number.isSafeInteger(v) && v >= 0) out[k] = '0x' + v.toString(16)
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = hexAddresses(v as Record<string, unknown>)
+    else out[k] = v
+  }
+  return out
+}
+
+/**
+ * Errors the router raises before any hook runs (a malformed %-escape, an over-long path segment):
+ * the same error shape and request id as everything else.
+ */
+export function frameworkErrorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400
+  void reply.code(status).header('x-request-id', request.id)
+    .send(body('validation', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'the URL is malformed (bad percent-encoding)', { code: err.code }))
 }
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): void {

@@ -22,7 +22,11 @@ export async function registerHardening (app: FastifyInstance): Promise<void> {
   const config = app.config
   app.decorate('shuttingDown', false)
   await app.register(fastifyHelmet, { global: true })
-  await app.register(fastifyCors, { origin: config.CORS_ORIGINS.length === 0 ? false : config.CORS_ORIGINS, exposedHeaders: ['x-request-id'] })
+  await app.register(fastifyCors, {
+    origin: config.CORS_ORIGINS.length === 0 ? false : config.CORS_ORIGINS,
+    methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+    exposedHeaders: ['x-request-id']
+  })
   if (config.RATE_LIMIT_PER_MINUTE > 0) {
     await app.register(fastifyRateLimit, {
       max: config.RATE_LIMIT_PER_MINUTE,
@@ -44,4 +48,7 @@ export async function registerHardening (app: FastifyInstance): Promise<void> {
     }
   })
   app.addHook('preClose', async () => { app.shuttingDown = true })
+  // While shutting down, answer in-flight requests with "Connection: close" so keep-alive clients
+  // let go and the server can finish closing.
+  app.addHook('onSend', async (_request, reply) => { if (app.shuttingDown) void reply.header('connection', 'close') })
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { observeEventLag } from '../sessions/event-hub.js'
+import type { LagSink } from '../sessions/event-hub.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +12,7 @@ declare module 'fastify' {
  * Prometheus metrics (prom-client, one registry per server): sessions, processes, frames, requests by
  * route and status, rmap walk durations, WebSocket subscribers, dropped connections and event lag.
  */
-export function registerMetrics (app: FastifyInstance): void {
+export function registerMetrics (app: FastifyInstance, eventLag: LagSink): void {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'rmap_' })
   const sessions = app.sessions
@@ -43,7 +43,7 @@ export function registerMetrics (app: FastifyInstance): void {
     name: 'rmap_ws_event_lag_seconds', help: 'Time events wait between their operation and their send', registers: [registry],
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5]
   })
-  observeEventLag((s) => { lag.observe(s) })
+  eventLag.observe = (s) => { lag.observe(s) }
   let droppedSeen = 0
   new Gauge({
     name: 'rmap_ws_backpressure_closes', help: 'Event WebSockets closed for being too slow, in live sessions', registers: [registry],
@@ -56,5 +56,5 @@ export function registerMetrics (app: FastifyInstance): void {
     requests.inc({ method: request.method, route, status: String(reply.statusCode) })
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
   })
-  app.addHook('onClose', async () => { observeEventLag(undefined) })
+  app.addHook('onClose', async () => { eventLag.observe = undefined })
 }

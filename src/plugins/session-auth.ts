@@ -8,13 +8,17 @@ declare module 'fastify' {
   }
 }
 
-/** The bearer token of a request: the Authorization header, or (for browsers' WebSockets) ?token=. */
+/**
+ * The bearer token of a request: the Authorization header, or, for WebSocket upgrades only (browsers
+ * cannot set headers there), ?token= or the subprotocol "bearer.<token>".
+ */
 export function bearerToken (request: FastifyRequest): string | undefined {
   const h = request.headers.authorization
   if (typeof h === 'string') {
     const m = /^Bearer\s+(\S+)$/i.exec(h)
     return m?.[1]
   }
+  if (request.headers.upgrade?.toLowerCase() !== 'websocket') return undefined
   const q = request.query as Record<string, unknown> | undefined
   if (typeof q?.token === 'string') return q.token
   const proto = request.headers['sec-websocket-protocol']

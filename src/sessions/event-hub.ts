@@ -22,10 +22,8 @@ const MAX_BATCH = 512
 
 export interface HubStats { subscribers: number, dropped: number, delivered: number }
 
-/** Observes how long events waited between their operation and their send (metrics). */
-export type LagObserver = (seconds: number) => void
-let lagObserver: LagObserver | undefined
-export function observeEventLag (fn: LagObserver | undefined): void { lagObserver = fn }
+/** Where a server's hubs report how long events waited between their operation and their send (metrics). */
+export interface LagSink { observe?: (seconds: number) => void }
 
 /** One WebSocket subscriber: its filter and the events waiting for the end of the current operation. */
 export class Subscriber {
@@ -49,7 +47,7 @@ export class Subscriber {
     this.pending.push(e)
     if (!this.scheduled) {
       this.scheduled = true
-      if (lagObserver !== undefined) this.pendingSince = performance.now()
+      if (this.hub.lag.observe !== undefined) this.pendingSince = performance.now()
       // Every event of one operation goes out together, after the operation returns.
       queueMicrotask(() => { this.scheduled = false; this.flush() })
     }
@@ -70,8 +68,8 @@ export class Subscriber {
       this.lastSeq = batch[batch.length - 1].seq
       this.hub.stats.delivered += batch.length
     }
-    if (lagObserver !== undefined && this.pendingSince > 0) {
-      lagObserver((performance.now() - this.pendingSince) / 1000)
+    if (this.hub.lag.observe !== undefined && this.pendingSince > 0) {
+      this.hub.lag.observe((performance.now() - this.pendingSince) / 1000)
       this.pendingSince = 0
     }
   }
@@ -96,7 +94,7 @@ export class EventHub {
   readonly subscribers = new Set<Subscriber>()
   readonly stats: HubStats = { subscribers: 0, dropped: 0, delivered: 0 }
 
-  constructor (private readonly sim: Simulator, readonly historySize: number, readonly maxBufferedBytes: number) {
+  constructor (private readonly sim: Simulator, readonly historySize: number, readonly maxBufferedBytes: number, readonly lag: LagSink = {}) {
     this.ring = new Array(historySize)
     sim.subscribe((e) => { this.onEvent(e) })
   }

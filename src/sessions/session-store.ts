@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { ApiError } from '../api-error.js'
 import { Simulator, type KernelVersion, type SimLimits, type Snapshot } from '../sim/index.js'
+import type { LagSink } from './event-hub.js'
 import { Session } from './session.js'
 
 export interface SessionStoreOptions {
@@ -8,8 +9,8 @@ export interface SessionStoreOptions {
   idleMs: number
   /** The limits a session gets when it asks for none, and the most it may ask for. */
   limits: SimLimits
-  /** Event history per session and the per-WebSocket queue cap. */
-  stream: { history: number, maxBufferedBytes: number }
+  /** Event history per session, the per-WebSocket queue cap, and where event lag is reported. */
+  stream: { history: number, maxBufferedBytes: number, lag?: LagSink }
   now?: () => number
 }
 
@@ -91,7 +92,10 @@ export class SessionStore {
 
   get (id: string): Session | undefined { return this.sessions.get(id) }
 
-  list (): Session[] { return [...this.sessions.values()] }
+  list (): Session[] {
+    this.sweep()
+    return [...this.sessions.values()]
+  }
 
   delete (s: Session): void { this.remove(s, 'deleted') }
 

@@ -1,6 +1,6 @@
 import type { KernelVersion, SimLimits } from '../sim/index.js'
 import { Simulator } from '../sim/index.js'
-import { EventHub } from './event-hub.js'
+import { EventHub, type LagSink } from './event-hub.js'
 
 /** One client's simulated machine and what the server keeps about it. */
 export class Session {
@@ -16,11 +16,11 @@ export class Session {
     readonly kernel: KernelVersion,
     readonly limits: SimLimits,
     now: number,
-    stream: { history: number, maxBufferedBytes: number },
+    stream: { history: number, maxBufferedBytes: number, lag?: LagSink },
     sim?: Simulator
   ) {
     this.sim = sim ?? new Simulator({ kernel, limits })
-    this.events = new EventHub(this.sim, stream.history, stream.maxBufferedBytes)
+    this.events = new EventHub(this.sim, stream.history, stream.maxBufferedBytes, stream.lag)
     this.createdAt = now
     this.lastUsedAt = now
   }

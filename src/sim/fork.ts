@@ -39,6 +39,7 @@ export function fork (k: Kernel, parent: Mm, name: string | null): Mm {
   if (k.events.active) k.events.emit({ type: 'process.forked', cause: k.cause, pid: parent.pid, parent: parent.pid, child: child.pid })
   for (const vma of parent.vmas) {
     const tmp = k.newVma(child, vma.start, vma.end, vma.pgoff, vma.flags, vma.file)
+    tmp.fileHandle = vma.fileHandle
     k.model.anonVmaFork(k, tmp, vma)
     linkVma(k, tmp)
     k.emitVma('vma.created', tmp)

@@ -6,10 +6,10 @@ import { LimitError } from './errors.js'
  *
  * PFN allocation is deterministic: the zero page is PFN_BASE (reserved at boot, never freed). A new
  * frame is the lowest PFN never used yet; only when all `maxFrames` PFNs have been used once are freed
- * frames handed out again, oldest freed first. On a real machine with plenty of free memory a frame
- * just freed is almost never the next one a process gets (other CPUs and tasks take it from the
- * per-CPU lists first), and the Linux ground truth shows exactly that; immediate LIFO reuse would make
- * "the same frame" appear where Linux shows two.
+ * frames handed out again, oldest freed first. Which frame Linux hands out after a free is not
+ * deterministic (the per-CPU lists are LIFO, but other tasks, CPUs and deferred LRU batches take from
+ * them too): measured against Linux 6.18 over 1,000 random scenarios, this policy matched 993 and
+ * LIFO reuse 977 (test/fixtures/conformance/README.md).
  */
 export const PFN_BASE = 0x1000
 export const ZERO_PFN = PFN_BASE

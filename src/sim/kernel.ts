@@ -49,6 +49,7 @@ export class Kernel {
   nextVmaId = 1
   nextAnonVmaId = 1
   nextSpaceId = 1
+  nextFileHandle = 1
   cause: Cause = NO_CAUSE
 
   readonly tables = {

@@ -7,7 +7,7 @@ import type { Mm } from './mm.js'
 import { pteIndex, type PteTable } from './page-table.js'
 import { maybeMkwrite, vmPageProt } from './prot.js'
 import {
-  PTE_ACCESSED, PTE_DIRTY, PTE_RW, PTE_SPECIAL, SWP_EXCLUSIVE, makePte, pteBits, pteDirty, pteIsSwap,
+  PTE_ACCESSED, PTE_DIRTY, PTE_NX, PTE_PRESENT, PTE_RW, PTE_SPECIAL, SWP_EXCLUSIVE, makePte, pteBits, pteDirty, pteIsSwap,
   pteMapped, ptePfn, pteWrite, setBits, swpOffset
 } from './pte.js'
 import { deleteFromSwapCache, freeSwapAndCache } from './swap-cache.js'
@@ -60,10 +60,11 @@ export function faultFramesNeeded (mm: Mm, addr: number): number {
 // ---------------------------------------------------------------- the fault
 
 /** arch/x86/mm/fault.c access_error(): does the VMA allow this kind of access? */
-export function accessError (vma: Vma, op: AccessOp): string | null {
+export function accessError (vma: Vma, op: AccessOp, readFlags: number): string | null {
   if (op === 'write') return (vma.flags & VM.WRITE) !== 0 ? null : 'write to a mapping without PROT_WRITE'
   if (op === 'exec') return (vma.flags & VM.EXEC) !== 0 ? null : 'instruction fetch from a mapping without PROT_EXEC'
-  return (vma.flags & VM_ACCESS_FLAGS) !== 0 ? null : 'read of a PROT_NONE mapping'
+  if ((vma.flags & readFlags) !== 0) return null
+  return (vma.flags & VM_ACCESS_FLAGS) === 0 ? 'read of a PROT_NONE mapping' : 'read of a mapping this kernel does not let a read fault map (write-only)'
 }
 
 /**
@@ -72,12 +73,19 @@ export function accessError (vma: Vma, op: AccessOp): string | null {
  */
 export function handleMmFault (k: Kernel, mm: Mm, addr: number, op: AccessOp): FaultResult {
   const page = pageDown(addr)
-  const vma = mm.vmaAt(addr)
   const before = mm.pgtable.get(page)
+  if (hardwareAllows(before, op)) {
+    // No fault at all: the MMU sets the accessed bit, and the dirty bit on a write.
+    const leaf = mm.pgtable.leaf(page) as PteTable
+    k.setPte(mm, leaf, pteIndex(page), page, setBits(before, PTE_ACCESSED | (op === 'write' ? PTE_DIRTY : 0)))
+    const after = leaf.ptes[pteIndex(page)]
+    return { path: 'none', vma: mm.vmaAt(addr), page, pteBefore: before, pteAfter: after, pfn: ptePfn(after) }
+  }
+  const vma = mm.vmaAt(addr)
   if (vma === undefined) {
     return { path: 'sigsegv', signal: 'SIGSEGV', siCode: 'SEGV_MAPERR', reason: 'no VMA contains the address', page, pteBefore: before, pteAfter: before }
   }
-  const denied = accessError(vma, op)
+  const denied = accessError(vma, op, k.model.readAccessFlags)
   if (denied !== null) {
     return { path: 'sigsegv', signal: 'SIGSEGV', siCode: 'SEGV_ACCERR', reason: denied, vma, page, pteBefore: before, pteAfter: before }
   }
@@ -97,12 +105,21 @@ export function handleMmFault (k: Kernel, mm: Mm, addr: number, op: AccessOp): F
   } else if (write && !pteWrite(before)) {
     doWpPage(k, mm, vma, leaf, slot, page, res)
   } else {
-    // The hardware sets the accessed bit, and the dirty bit on a write (no fault at all).
+    // A present entry the MMU refused for another reason (NX): spurious here, fixed up as accessed.
     k.setPte(mm, leaf, slot, page, setBits(before, PTE_ACCESSED | (write ? PTE_DIRTY : 0)))
   }
   res.pteAfter = leaf.ptes[slot]
   res.pfn = pteMapped(res.pteAfter) ? ptePfn(res.pteAfter) : undefined
   return res
+}
+
+/** Whether the MMU completes the access without a fault: present, and writable / executable as needed. */
+function hardwareAllows (pte: number, op: AccessOp): boolean {
+  const bits = pte % 4096
+  if ((bits & PTE_PRESENT) === 0) return false
+  if (op === 'write') return (bits & PTE_RW) !== 0
+  if (op === 'exec') return (bits & PTE_NX) === 0
+  return true
 }
 
 /** A brand-new anonymous page for `vma` at `addr` (folio_prealloc + folio_add_new_anon_rmap). */
@@ -125,6 +142,7 @@ function doAnonymousPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: num
     return
   }
   const pfn = newAnonPage(k, vma, addr)
+  if (k.model.newAnonPageReferenced) k.setPageFlags(pfn, PG.referenced)
   k.setPte(mm, leaf, slot, addr, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
   mm.rss.anon++
   res.path = 'anon_alloc'

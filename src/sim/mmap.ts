@@ -60,7 +60,7 @@ export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): number {
   const mode = a.fixed ?? 'noreplace'
   if (a.addr !== undefined && mode !== 'hint') {
     checkUserRange(a.addr, len, 'mmap')
-    if (a.addr < 0x10000) throw new InvalidArgumentError(`mmap: ${hex(a.addr)} is below vm.mmap_min_addr (0x10000)`, 'EPERM', { addr: a.addr })
+    if (a.addr < k.model.mmapMinAddr) throw new InvalidArgumentError(`mmap: ${hex(a.addr)} is below vm.mmap_min_addr (${hex(k.model.mmapMinAddr)})`, 'EPERM', { addr: a.addr })
     if (mode === 'noreplace' && !mm.isFree(a.addr, a.addr + len)) {
       const v = mm.findVma(a.addr) as Vma
       throw new ConflictError(`mmap: [${hex(a.addr)}, ${hex(a.addr + len)}) overlaps the mapping at [${hex(v.start)}, ${hex(v.end)}) (MAP_FIXED_NOREPLACE)`, 'EEXIST', { addr: a.addr, existing: { start: v.start, end: v.end } })
@@ -70,8 +70,10 @@ export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): number {
   }
   ensureVmaRoom(k, mm, 1)
   if (a.addr !== undefined) {
-    checkUserRange(a.addr, len, 'mmap')
-    if (a.addr >= 0x10000 && mm.isFree(a.addr, a.addr + len)) return a.addr
+    // A hint is only a hint: rounded (round_hint_to_min), used when the range there is free.
+    if (!Number.isSafeInteger(a.addr) || a.addr < 0) throw new InvalidArgumentError(`mmap: hint ${String(a.addr)} is not an address`, 'EINVAL', { addr: a.addr })
+    const hint = k.model.roundHint(a.addr)
+    if (hint !== 0 && hint >= k.model.mmapMinAddr && hint + len <= TASK_SIZE && mm.isFree(hint, hint + len)) return hint
   }
   const anonPrivate = a.file === null && !a.shared
   const addr = k.model.getUnmappedArea(mm, len, anonPrivate)
@@ -90,6 +92,8 @@ export function doMmap (k: Kernel, mm: Mm, a: MmapArgs, addr: number): Vma {
   let file = a.file
   let pgoff: number
   if (a.shared) flags |= VM.SHARED | VM.MAYSHARE
+  // accountable_mapping(): private writable memory is charged (VM_ACCOUNT).
+  if ((flags & (VM.SHARED | VM.WRITE)) === VM.WRITE) flags |= VM.ACCOUNT
   if (file !== null) {
     pgoff = a.offset
   } else if (a.shared) {
@@ -100,12 +104,15 @@ export function doMmap (k: Kernel, mm: Mm, a: MmapArgs, addr: number): Vma {
     // do_mmap(): "Set pgoff according to addr for anon_vma".
     pgoff = addr / PAGE_SIZE
   }
+  // Every mmap of a file opens it anew: a struct file of its own (see Vma.fileHandle).
+  const fileHandle = file === null ? 0 : k.nextFileHandle++
   if (file === null || file.kind === 'file') {
     const { prev, next } = neighbours(mm, addr)
-    const merged = tryMerge(k, mm, { start: addr, end, pgoff, flags, file, anonVma: null, src: null, cloneFrom: null }, prev, next)
+    const merged = tryMerge(k, mm, { start: addr, end, pgoff, flags, file, fileHandle, anonVma: null, src: null, cloneFrom: null }, prev, next)
     if (merged !== null) return merged
   }
   const vma = k.newVma(mm, addr, end, pgoff, flags, file)
+  vma.fileHandle = fileHandle
   linkVma(k, vma)
   k.emitVma('vma.created', vma)
   return vma

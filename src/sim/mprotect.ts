@@ -39,7 +39,14 @@ export function doMprotect (k: Kernel, mm: Mm, addr: number, pages: number, prot
   for (const vma of mm.vmasIn(addr, hi)) {
     // A VMA merged into the previous one already carries the new flags.
     if (!mm.vmas.includes(vma)) continue
-    const newFlags = (vma.flags & ~VM_ACCESS_FLAGS) | protFlags
+    let newFlags = (vma.flags & ~VM_ACCESS_FLAGS) | protFlags
+    // mprotect_fixup(): a private mapping made writable is charged (VM_ACCOUNT); one made read-only
+    // keeps the charge, except anonymous memory that never had a page (modern kernels).
+    if (newFlags & VM.WRITE) {
+      if ((vma.flags & (VM.ACCOUNT | VM.WRITE | VM.SHARED)) === 0) newFlags |= VM.ACCOUNT
+    } else if ((vma.flags & VM.ACCOUNT) !== 0 && k.model.mprotectUnaccountsUntouchedAnon && vma.file === null && vma.anonVma === null) {
+      newFlags &= ~VM.ACCOUNT
+    }
     if (newFlags === vma.flags) continue
     let target = vma
     if (target.start < addr) splitVma(k, target, addr, true)
@@ -50,7 +57,7 @@ export function doMprotect (k: Kernel, mm: Mm, addr: number, pages: number, prot
     const i = mm.vmas.indexOf(target)
     const merged = tryMerge(k, mm, {
       start: target.start, end: target.end, pgoff: target.pgoff, flags: target.flags, file: target.file,
-      anonVma: target.anonVma, src: target, cloneFrom: target
+      fileHandle: target.fileHandle, anonVma: target.anonVma, src: target, cloneFrom: target
     }, mm.vmas[i - 1], mm.vmas[i + 1])
     if (merged !== null) target = merged
   }

@@ -22,6 +22,7 @@ export interface MremapArgs {
 export type MremapPlan =
   | { kind: 'shrink' | 'same' | 'expand', vma: Vma }
   | { kind: 'move', vma: Vma, to: number }
+  | { kind: 'moveMany', parts: Array<{ from: number, len: number, to: number }> }
 
 export function checkMremap (k: Kernel, mm: Mm, a: MremapArgs): MremapPlan {
   checkUserRange(a.addr, a.pages * PAGE_SIZE, 'mremap')
@@ -30,6 +31,9 @@ export function checkMremap (k: Kernel, mm: Mm, a: MremapArgs): MremapPlan {
   const newLen = a.newPages * PAGE_SIZE
   const vma = mm.vmaAt(a.addr)
   if (vma === undefined) throw new InvalidArgumentError(`mremap: no mapping at ${hex(a.addr)}`, 'EFAULT', { addr: a.addr })
+  if (a.addr + oldLen > vma.end && a.newAddr !== undefined && newLen === oldLen && k.model.mremapMovesMultipleVmas) {
+    return planMoveMany(k, mm, a.addr, oldLen, a.newAddr)
+  }
   if (a.addr + oldLen > vma.end) {
     throw new InvalidArgumentError(`mremap: [${hex(a.addr)}, ${hex(a.addr + oldLen)}) runs past the mapping's end ${hex(vma.end)}`, 'EFAULT', { addr: a.addr, vmaEnd: vma.end })
   }
@@ -68,11 +72,29 @@ export function doMremap (k: Kernel, mm: Mm, a: MremapArgs, plan: MremapPlan): n
     case 'shrink':
       doMunmap(k, mm, a.addr + newLen, a.addr + oldLen)
       return a.addr
-    case 'expand':
-      // vma_merge_extend() / vma_expand(): vm_end grows, vm_pgoff stays.
-      adjustVma(k, plan.vma, plan.vma.start, a.addr + newLen, plan.vma.pgoff)
-      k.emitVma('vma.changed', plan.vma)
+    case 'expand': {
+      const v = plan.vma
+      const end = a.addr + newLen
+      if (k.model.mremapExpandMerges) {
+        // vma_merge_extend(): the new range [vm_end, end) merges into the VMA, and on into the next
+        // VMA when that one is compatible (vma_merge_new_range).
+        const merged = tryMerge(k, mm, {
+          start: v.end, end, pgoff: v.pgoff + v.pages, flags: v.flags, file: v.file, fileHandle: v.fileHandle,
+          anonVma: v.anonVma, src: null, cloneFrom: v
+        }, v, mm.next(v))
+        if (merged !== null) return a.addr
+      }
+      // vma_adjust(): vm_end grows, vm_pgoff stays.
+      adjustVma(k, v, v.start, end, v.pgoff)
+      k.emitVma('vma.changed', v)
       return a.addr
+    }
+    case 'moveMany':
+      for (const p of plan.parts) {
+        doMunmap(k, mm, p.to, p.to + p.len)
+        moveVma(k, mm, mm.vmaAt(p.from) as Vma, p.from, p.len, p.to, p.len)
+      }
+      return plan.parts[0].to
     case 'move': {
       // mremap_to(): MREMAP_FIXED first unmaps the destination, then trims the old range.
       let moveLen = oldLen
@@ -88,6 +110,33 @@ export function doMremap (k: Kernel, mm: Mm, a: MremapArgs, plan: MremapPlan): n
 }
 
 /**
+ * remap_move() (mm/mremap.c, 6.17+): MREMAP_FIXED without a size change moves every VMA in the range,
+ * each part split off as needed, keeping the gaps between them; no gap is allowed at the start.
+ */
+function planMoveMany (k: Kernel, mm: Mm, addr: number, len: number, newAddr: number): MremapPlan {
+  checkUserRange(newAddr, len, 'mremap')
+  if (addr + len > newAddr && newAddr + len > addr) {
+    throw new InvalidArgumentError('mremap: with MREMAP_FIXED the new range must not overlap the old one', 'EINVAL', { addr, newAddr })
+  }
+  const parts: Array<{ from: number, len: number, to: number }> = []
+  let target = newAddr
+  let lastEnd = 0
+  for (const v of mm.vmasIn(addr, addr + len)) {
+    const from = Math.max(v.start, addr)
+    const partLen = Math.min(addr + len, v.end) - from
+    const to = target + (parts.length > 0 ? v.start - lastEnd : 0)
+    lastEnd = v.end
+    parts.push({ from, len: partLen, to })
+    target = to + partLen
+  }
+  ensureVmaRoom(k, mm, 3 * parts.length)
+  let tables = 0
+  for (const p of parts) tables += mm.pgtable.tablesNeeded(p.to, p.to + p.len)
+  k.frames.ensureAvailable(tables, 'mremap')
+  return { kind: 'moveMany', parts }
+}
+
+/**
  * move_vma(): copy_vma() makes the VMA at the new place (pgoff kept, plus the offset of the moved
  * part; a never-faulted anonymous VMA takes new_addr >> PAGE_SHIFT), move_page_tables() moves the
  * PTEs (not the data: mapcounts and page indexes stay), and the old range is unmapped.
@@ -97,10 +146,11 @@ function moveVma (k: Kernel, mm: Mm, vma: Vma, addr: number, oldLen: number, to:
   if (vma.file === null && vma.anonVma === null) pgoff = to / PAGE_SIZE
   const { prev, next } = neighbours(mm, to)
   let dest = tryMerge(k, mm, {
-    start: to, end: to + newLen, pgoff, flags: vma.flags, file: vma.file, anonVma: vma.anonVma, src: null, cloneFrom: vma
+    start: to, end: to + newLen, pgoff, flags: vma.flags, file: vma.file, fileHandle: vma.fileHandle, anonVma: vma.anonVma, src: null, cloneFrom: vma
   }, prev, next)
   if (dest === null) {
     dest = k.newVma(mm, to, to + newLen, pgoff, vma.flags, vma.file)
+    dest.fileHandle = vma.fileHandle
     dest.anonVma = vma.anonVma
     k.model.anonVmaClone(k, dest, vma)
     linkVma(k, dest)

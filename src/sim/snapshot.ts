@@ -18,7 +18,7 @@ import { Vma } from './vma.js'
 export const SNAPSHOT_FORMAT = 'rmap-sim-snapshot'
 export const SNAPSHOT_VERSION = 1
 
-export interface SnapshotVma { id: number, start: number, end: number, pgoff: number, flags: number, file: number | null, anonVma: number | null, chain: number[] }
+export interface SnapshotVma { id: number, start: number, end: number, pgoff: number, flags: number, file: number | null, fileHandle: number, anonVma: number | null, chain: number[] }
 export interface SnapshotProcess {
   pid: number
   parent: number | null
@@ -38,7 +38,7 @@ export interface Snapshot {
   version: typeof SNAPSHOT_VERSION
   kernel: KernelVersion
   limits: SimLimits
-  counters: { nextPid: number, nextVmaId: number, nextAnonVmaId: number, nextSpaceId: number, eventSeq: number }
+  counters: { nextPid: number, nextVmaId: number, nextAnonVmaId: number, nextSpaceId: number, nextFileHandle: number, eventSeq: number }
   /** next: one past the highest PFN used; free: freed PFNs in reuse order; pages: [pfn, flags, refcount, _mapcount, mapping, index]. */
   frames: { next: number, free: number[], pages: Array<[number, number, number, number, number, number]> }
   swap: { next: number, freed: number[], map: Array<[number, number]>, cache: Array<[number, number]> }
@@ -70,7 +70,7 @@ export function takeSnapshot (k: Kernel): Snapshot {
       pgd: mm.pgtable.pgdPfn,
       tables: mm.pgtable.tableList(),
       ptes,
-      vmas: mm.vmas.map((v) => ({ id: v.id, start: v.start, end: v.end, pgoff: v.pgoff, flags: v.flags, file: v.file?.id ?? null, anonVma: v.anonVma?.id ?? null, chain: v.chain.map((c) => c.anonVma.id) }))
+      vmas: mm.vmas.map((v) => ({ id: v.id, start: v.start, end: v.end, pgoff: v.pgoff, flags: v.flags, file: v.file?.id ?? null, fileHandle: v.fileHandle, anonVma: v.anonVma?.id ?? null, chain: v.chain.map((c) => c.anonVma.id) }))
     })
   }
   const named = new Set(k.files.values())
@@ -79,7 +79,7 @@ export function takeSnapshot (k: Kernel): Snapshot {
     version: SNAPSHOT_VERSION,
     kernel: k.model.version,
     limits: { ...k.limits },
-    counters: { nextPid: k.nextPid, nextVmaId: k.nextVmaId, nextAnonVmaId: k.nextAnonVmaId, nextSpaceId: k.nextSpaceId, eventSeq: k.events.seq },
+    counters: { nextPid: k.nextPid, nextVmaId: k.nextVmaId, nextAnonVmaId: k.nextAnonVmaId, nextSpaceId: k.nextSpaceId, nextFileHandle: k.nextFileHandle, eventSeq: k.events.seq },
     frames: { next: f.pfnLimit, free: f.freeListSnapshot(), pages },
     swap: k.swap.snapshot(),
     spaces: [...k.spaces.values()].map((sp) => ({
@@ -152,6 +152,7 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
       prevEnd = sv.end
       const file = sv.file === null ? null : (k.spaces.get(sv.file) ?? bad(`VMA ${sv.id}: unknown address_space ${sv.file}`))
       const v = new Vma(sv.id, mm, sv.start, sv.end, sv.pgoff, sv.flags, file)
+      v.fileHandle = sv.fileHandle
       v.anonVma = sv.anonVma === null ? null : anon(sv.anonVma)
       for (const id of sv.chain) v.chain.push({ vma: v, anonVma: anon(id), node: null })
       mm.vmas.push(v)
@@ -180,6 +181,7 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
   k.nextVmaId = s.counters.nextVmaId
   k.nextAnonVmaId = s.counters.nextAnonVmaId
   k.nextSpaceId = s.counters.nextSpaceId
+  k.nextFileHandle = s.counters.nextFileHandle
   k.events.seq = s.counters.eventSeq
 
   if (!verify) return

@@ -21,8 +21,22 @@ export function unlinkVma (k: Kernel, vma: Vma): void {
   if (vma.file !== null && vma.immapNode !== null) {
     vma.file.immap.remove(vma.immapNode)
     vma.immapNode = null
+    if (vma.file.kind === 'shmem' && vma.file.immap.isEmpty()) shmemEvictInode(k, vma.file)
   }
   k.model.unlinkAnonVmas(k, vma)
+}
+
+/**
+ * The last mapping of a MAP_SHARED|MAP_ANONYMOUS object is gone: its "dev/zero" file is released and
+ * shmem_evict_inode() -> shmem_truncate_range() frees every page it held.
+ */
+function shmemEvictInode (k: Kernel, space: AddressSpace): void {
+  for (const index of space.cachedIndexes()) {
+    const pfn = space.cache.get(index) as number
+    space.cache.delete(index)
+    k.putPage(pfn)
+  }
+  k.spaces.delete(space.id)
 }
 
 /**
@@ -54,11 +68,13 @@ export function splitVma (k: Kernel, vma: Vma, addr: number, newBelow: boolean):
   let created: Vma
   if (newBelow) {
     created = k.newVma(mm, vma.start, addr, vma.pgoff, vma.flags, vma.file)
+    created.fileHandle = vma.fileHandle
     created.anonVma = vma.anonVma
     k.model.anonVmaClone(k, created, vma)
     adjustVma(k, vma, addr, vma.end, vma.pgoff + cutPages)
   } else {
     created = k.newVma(mm, addr, vma.end, vma.pgoff + cutPages, vma.flags, vma.file)
+    created.fileHandle = vma.fileHandle
     created.anonVma = vma.anonVma
     k.model.anonVmaClone(k, created, vma)
     adjustVma(k, vma, vma.start, addr, vma.pgoff)
@@ -69,8 +85,8 @@ export function splitVma (k: Kernel, vma: Vma, addr: number, newBelow: boolean):
 }
 
 /** Can a VMA with these properties continue right after `prev` (is_mergeable_vma + pgoff continuity)? */
-function continues (prev: Vma, flags: number, file: AddressSpace | null, pgoff: number, start: number): boolean {
-  return prev.end === start && prev.flags === flags && prev.file === file && prev.pgoff + prev.pages === pgoff
+function continues (prev: Vma, c: MergeCandidate): boolean {
+  return prev.end === c.start && prev.flags === c.flags && prev.file === c.file && prev.fileHandle === c.fileHandle && prev.pgoff + prev.pages === c.pgoff
 }
 
 export interface MergeCandidate {
@@ -79,6 +95,7 @@ export interface MergeCandidate {
   pgoff: number
   flags: number
   file: AddressSpace | null
+  fileHandle: number
   anonVma: AnonVma | null
   /** The existing VMA being merged and removed (mprotect), or null for a new range (mmap, mremap). */
   src: Vma | null
@@ -93,10 +110,10 @@ export interface MergeCandidate {
  */
 export function tryMerge (k: Kernel, mm: Mm, c: MergeCandidate, prev: Vma | undefined, next: Vma | undefined): Vma | null {
   const pages = (c.end - c.start) / PAGE_SIZE
-  const withPrev = prev !== undefined && continues(prev, c.flags, c.file, c.pgoff, c.start) &&
-    k.model.isMergeableAnonVma(prev, c.anonVma, c.src)
+  const withPrev = prev !== undefined && continues(prev, c) &&
+    k.model.isMergeableAnonVma(prev, c.anonVma, c.src, c.cloneFrom)
   const withNext = next !== undefined && next.start === c.end && next.flags === c.flags && next.file === c.file &&
-    c.pgoff + pages === next.pgoff && k.model.isMergeableAnonVma(next, c.anonVma, c.src)
+    next.fileHandle === c.fileHandle && c.pgoff + pages === next.pgoff && k.model.isMergeableAnonVma(next, c.anonVma, c.src, c.cloneFrom)
   if (withPrev && withNext && prev !== undefined && next !== undefined &&
       (prev.anonVma === null || next.anonVma === null || prev.anonVma === next.anonVma)) {
     absorb(k, prev, c.cloneFrom, c.anonVma)

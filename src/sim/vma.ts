@@ -13,12 +13,15 @@ export const VM = {
   MAYREAD: 0x10,
   MAYWRITE: 0x20,
   MAYEXEC: 0x40,
-  MAYSHARE: 0x80
+  MAYSHARE: 0x80,
+  /** VM_ACCOUNT: private writable memory charged to the commit limit; it keeps apart VMAs that differ in it. */
+  ACCOUNT: 0x00100000
 } as const
 export const VM_ACCESS_FLAGS = VM.READ | VM.WRITE | VM.EXEC
 export const VM_FLAG_NAMES: Record<number, string> = {
   [VM.READ]: 'read', [VM.WRITE]: 'write', [VM.EXEC]: 'exec', [VM.SHARED]: 'shared',
-  [VM.MAYREAD]: 'mayread', [VM.MAYWRITE]: 'maywrite', [VM.MAYEXEC]: 'mayexec', [VM.MAYSHARE]: 'mayshare'
+  [VM.MAYREAD]: 'mayread', [VM.MAYWRITE]: 'maywrite', [VM.MAYEXEC]: 'mayexec', [VM.MAYSHARE]: 'mayshare',
+  [VM.ACCOUNT]: 'account'
 }
 
 export function vmFlagNames (flags: number): string[] {
@@ -60,6 +63,12 @@ export class Vma {
   flags: number
   /** vm_file->f_mapping: a regular file or a shmem object; null for private anonymous memory. */
   file: AddressSpace | null
+  /**
+   * The open file (struct file) this VMA maps through, 0 for anonymous memory. Every mmap opens the
+   * file anew (as open() + mmap() does), and merges compare vm_file, so two mmaps of one file never
+   * merge; split, fork and mremap keep the handle.
+   */
+  fileHandle = 0
   anonVma: AnonVma | null = null
   /** anon_vma_chain: the AVCs linking this VMA to anon_vmas (modern model only). */
   readonly chain: AnonVmaChain[] = []

@@ -38,7 +38,7 @@ import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { PAGE_SIZE, Simulator, type KernelVersion } from '../index.js'
+import { PAGE_SIZE, Simulator, type KernelVersion, type SimulatorOptions } from '../index.js'
 
 // ---------------------------------------------------------------- options
 
@@ -122,9 +122,21 @@ function log (msg: string): void { process.stderr.write(msg + '\n') }
 
 // ---------------------------------------------------------------- scenarios
 
-function newSim (kernel: KernelVersion): Simulator {
-  return new Simulator({ kernel, limits: { maxFrames: MAX_FRAMES } })
+/**
+ * `journal: false` turns off the facade's op journal (Simulator journalLimit 0), which otherwise
+ * records every successful access up to its limit (100,000 ops by default): the engine alone.
+ */
+function newSim (kernel: KernelVersion, journal = true): Simulator {
+  const opts = { kernel, limits: { maxFrames: MAX_FRAMES }, ...(journal ? {} : { journalLimit: 0 }) }
+  return new Simulator(opts as SimulatorOptions)
 }
+
+/** Ops the facade journal holds (undefined when the facade has no journal). */
+function journalLength (sim: Simulator): number | undefined {
+  const j = (sim as unknown as { journal?: unknown[] }).journal
+  return Array.isArray(j) ? j.length : undefined
+}
+const HAS_JOURNAL = journalLength(new Simulator()) !== undefined
 
 /** Writes every page of [start, start + pages * PAGE_SIZE) once. */
 function writeAll (sim: Simulator, pid: number, start: number, pages: number): void {
@@ -132,8 +144,8 @@ function writeAll (sim: Simulator, pid: number, start: number, pages: number): v
 }
 
 /** 1. anonymous write faults per second. */
-function faultRun (kernel: KernelVersion): number {
-  const sim = newSim(kernel)
+function faultRun (kernel: KernelVersion, journal: boolean): number {
+  const sim = newSim(kernel, journal)
   const pid = sim.spawn().pid
   const vma = sim.mmap(pid, { pages: FAULT_PAGES, prot: 'rw' })
   // Sanity: the first write must be an anonymous allocation.
@@ -145,11 +157,11 @@ function faultRun (kernel: KernelVersion): number {
   return FAULT_PAGES / (ms / 1000)
 }
 
-interface ForkParent { sim: Simulator, pid: number, start: number, heapBytesPerPage: number, heapDelta: number, buildMs: number }
+interface ForkParent { sim: Simulator, pid: number, start: number, heapBytesPerPage: number, heapDelta: number, buildMs: number, journalOps?: number }
 
 /** The 1M-page parent of section 2, with section 4's heap measurement around its construction. */
-function buildForkParent (kernel: KernelVersion): ForkParent {
-  const sim = newSim(kernel)
+function buildForkParent (kernel: KernelVersion, journal = true): ForkParent {
+  const sim = newSim(kernel, journal)
   const pid = sim.spawn().pid
   const vma = sim.mmap(pid, { pages: FORK_PAGES, prot: 'rw' })
   fullGc()
@@ -161,7 +173,7 @@ function buildForkParent (kernel: KernelVersion): ForkParent {
   const after = heapNow()
   const rss = sim.processInfo(pid).rss.anon
   if (rss !== FORK_PAGES) throw new Error(`${kernel}: expected ${FORK_PAGES} resident anon pages, got ${rss}`)
-  return { sim, pid, start: vma.start, heapDelta: after - before, heapBytesPerPage: (after - before) / FORK_PAGES, buildMs }
+  return { sim, pid, start: vma.start, heapDelta: after - before, heapBytesPerPage: (after - before) / FORK_PAGES, buildMs, journalOps: journalLength(sim) }
 }
 
 interface ForkSample { forkMs: number, exitMs: number, ptesCopied: number }
@@ -241,8 +253,10 @@ function timeWalks (fn: () => unknown): number[] {
 
 interface KernelResult {
   fault?: { pages: number, ratesPerSec: number[], median: Summary }
+  faultNoJournal?: { pages: number, ratesPerSec: number[], median: Summary }
   fork?: { pages: number, ptesCopied: number, forkMs: Summary, exitMs: Summary, ptesPerSec: number, samples: ForkSample[], parentBuildMs: number }
-  heap?: { pages: number, deltaBytes: number, bytesPerPage: number }
+  heap?: { pages: number, deltaBytes: number, bytesPerPage: number, journalOps?: number }
+  heapNoJournal?: { pages: number, deltaBytes: number, bytesPerPage: number }
   rmapAnon?: { mappings: number, facadeMs: Summary, engineMs?: Summary }
   rmapFile?: { mappings: number, facadeMs: Summary, engineMs?: Summary }
 }
@@ -256,17 +270,27 @@ async function main (): Promise<void> {
 
   // 1. faults: repetitions interleaved across kernels so drift hits both alike.
   if (sections.has('fault')) {
+    const variants = HAS_JOURNAL ? [true, false] : [true]
     const rates: Record<string, number[]> = {}
-    for (const k of kernels) rates[k] = []
+    for (const k of kernels) for (const j of variants) rates[`${k}/${String(j)}`] = []
     for (let r = 0; r < WARMUP + REPS; r++) {
       for (const k of kernels) {
-        fullGc()
-        const rate = faultRun(k)
-        if (r >= WARMUP) rates[k].push(rate)
-        log(`  fault ${k} ${r < WARMUP ? 'warm-up' : `rep ${r - WARMUP + 1}`}: ${fmtRate(rate)}`)
+        for (const j of variants) {
+          fullGc()
+          const rate = faultRun(k, j)
+          if (r >= WARMUP) rates[`${k}/${String(j)}`].push(rate)
+          log(`  fault ${k}${j ? '' : ' (journal off)'} ${r < WARMUP ? 'warm-up' : `rep ${r - WARMUP + 1}`}: ${fmtRate(rate)}`)
+        }
       }
     }
-    for (const k of kernels) results[k].fault = { pages: FAULT_PAGES, ratesPerSec: rates[k], median: summarize(rates[k]) }
+    for (const k of kernels) {
+      const on = rates[`${k}/true`]
+      results[k].fault = { pages: FAULT_PAGES, ratesPerSec: on, median: summarize(on) }
+      if (HAS_JOURNAL) {
+        const off = rates[`${k}/false`]
+        results[k].faultNoJournal = { pages: FAULT_PAGES, ratesPerSec: off, median: summarize(off) }
+      }
+    }
   }
 
   // 2 + 4. the 1M-page parents (heap measured while they are built), then fork/exit repetitions.
@@ -275,8 +299,16 @@ async function main (): Promise<void> {
     for (const k of kernels) {
       fullGc()
       parents[k] = buildForkParent(k)
-      results[k].heap = { pages: FORK_PAGES, deltaBytes: parents[k].heapDelta, bytesPerPage: parents[k].heapBytesPerPage }
-      log(`  heap ${k}: ${parents[k].heapBytesPerPage.toFixed(1)} bytes/page (${(parents[k].heapDelta / 2 ** 20).toFixed(1)} MiB for ${fmtInt(FORK_PAGES)} pages; built in ${fmtMs(parents[k].buildMs)})`)
+      results[k].heap = { pages: FORK_PAGES, deltaBytes: parents[k].heapDelta, bytesPerPage: parents[k].heapBytesPerPage, journalOps: parents[k].journalOps }
+      log(`  heap ${k}: ${parents[k].heapBytesPerPage.toFixed(1)} bytes/page (${(parents[k].heapDelta / 2 ** 20).toFixed(1)} MiB for ${fmtInt(FORK_PAGES)} pages; built in ${fmtMs(parents[k].buildMs)}${parents[k].journalOps !== undefined ? `; journal holds ${fmtInt(parents[k].journalOps as number)} ops` : ''})`)
+    }
+    if (sections.has('heap') && HAS_JOURNAL) {
+      for (const k of kernels) {
+        fullGc()
+        const p = buildForkParent(k, false)
+        results[k].heapNoJournal = { pages: FORK_PAGES, deltaBytes: p.heapDelta, bytesPerPage: p.heapBytesPerPage }
+        log(`  heap ${k} (journal off): ${p.heapBytesPerPage.toFixed(1)} bytes/page (${(p.heapDelta / 2 ** 20).toFixed(1)} MiB)`)
+      }
     }
     if (sections.has('fork')) {
       const samples: Record<string, ForkSample[]> = {}
@@ -338,6 +370,7 @@ async function main (): Promise<void> {
   if (sections.has('fault')) {
     add(`anon write faults/s (${fmtInt(FAULT_PAGES)} pages, median)`, (r) => r.fault && fmtRate(r.fault.median.median))
     add('  min .. max', (r) => r.fault && `${fmtRate(r.fault.median.min)} .. ${fmtRate(r.fault.median.max)}`)
+    if (HAS_JOURNAL) add('  same, op journal off (journalLimit 0)', (r) => r.faultNoJournal && fmtRate(r.faultNoJournal.median.median))
   }
   if (sections.has('fork')) {
     add(`fork, ${fmtInt(FORK_PAGES)} resident anon pages: time (median)`, (r) => r.fork && fmtMs(r.fork.forkMs.median))
@@ -360,6 +393,10 @@ async function main (): Promise<void> {
   if (sections.has('heap')) {
     add(`heap bytes per resident page (${fmtInt(FORK_PAGES)} pages)`, (r) => r.heap && r.heap.bytesPerPage.toFixed(1) + mark(r.heap.bytesPerPage <= TARGETS.heapBytesPerPage), `<= ${TARGETS.heapBytesPerPage}`)
     add('  heap + arrayBuffers delta', (r) => r.heap && `${(r.heap.deltaBytes / 2 ** 20).toFixed(1)} MiB`)
+    if (HAS_JOURNAL) {
+      add('  of it, op journal (ops held)', (r) => r.heap && r.heapNoJournal && `${((r.heap.deltaBytes - r.heapNoJournal.deltaBytes) / 2 ** 20).toFixed(1)} MiB (${fmtInt(r.heap.journalOps ?? 0)})`)
+      add('  bytes/page, op journal off', (r) => r.heapNoJournal && r.heapNoJournal.bytesPerPage.toFixed(1) + mark(r.heapNoJournal.bytesPerPage <= TARGETS.heapBytesPerPage), `<= ${TARGETS.heapBytesPerPage}`)
+    }
   }
   const header: Row = ['measurement', ...kernels.map((k) => `Linux ${k}`), 'target']
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i].length)))

@@ -30,6 +30,20 @@ export interface KernelModel {
   readonly tracksAnonExclusive: boolean
   /** mprotect may make a PTE writable at once (can_change_pte_writable, modern). */
   readonly mprotectUpgradesWrite: boolean
+  /** mprotect to read-only drops VM_ACCOUNT of anonymous memory that has no anon_vma yet (mprotect_fixup). */
+  readonly mprotectUnaccountsUntouchedAnon: boolean
+  /** mremap with MREMAP_FIXED and an unchanged size moves every VMA in the range, keeping the gaps (6.17+ remap_move). */
+  readonly mremapMovesMultipleVmas: boolean
+  /** vm.mmap_min_addr: the lowest address a mapping may have (2.6.23+; 2.6.11 has none). */
+  readonly mmapMinAddr: number
+  /** Access flags a read fault needs (x86 access_error: modern vma_is_accessible; 2.6.11 VM_READ|VM_EXEC). */
+  readonly readAccessFlags: number
+  /** do_anonymous_page() marks a new page PG_referenced (2.6.11 SetPageReferenced). */
+  readonly newAnonPageReferenced: boolean
+  /** mremap growing in place merges with an adjacent compatible VMA (modern vma_merge_extend). */
+  readonly mremapExpandMerges: boolean
+  /** How an mmap address hint is rounded before it is tried (round_hint_to_min / PAGE_ALIGN). */
+  roundHint: (hint: number) => number
   /** page_referenced() also counts and clears PG_referenced (2.6.11 TestClearPageReferenced). */
   readonly referencedCountsPageFlag: boolean
 
@@ -55,8 +69,11 @@ export interface KernelModel {
   unlinkAnonVmas: (k: Kernel, vma: Vma) => void
   /** The VMA's pgoff range is about to change; the returned function re-keys it afterwards. */
   beginVmaUpdate: (vma: Vma) => (() => void) | undefined
-  /** Can `tgt` absorb a range whose anon_vma is `srcAnon` (is_mergeable_anon_vma)? */
-  isMergeableAnonVma: (tgt: Vma, srcAnon: AnonVma | null, src: Vma | null) => boolean
+  /**
+   * Can `tgt` absorb a range whose anon_vma is `srcAnon` (is_mergeable_anon_vma)? `src` is the existing
+   * VMA being merged (mprotect), `copiedFrom` the VMA an mremap copies.
+   */
+  isMergeableAnonVma: (tgt: Vma, srcAnon: AnonVma | null, src: Vma | null, copiedFrom: Vma | null) => boolean
   /** The anon_vma a newly mapped anonymous page points to (__folio_set_anon / page_add_anon_rmap). */
   newPageAnonVma: (vma: Vma, exclusive: boolean) => AnonVma
   /** The VMAs an rmap walk of an anonymous page visits, in walk order (rmap_walk_anon). */

@@ -1,7 +1,8 @@
 import type { AnonVma } from '../anon-vma.js'
 import { PG } from '../frames.js'
 import type { Kernel } from '../kernel.js'
-import type { Vma } from '../vma.js'
+import { VM, type Vma } from '../vma.js'
+import { PAGE_SIZE } from '../constants.js'
 import { findMergeableAnonVma } from './anon-vma-common.js'
 import type { KernelModel } from './kernel-model.js'
 import { TASK_UNMAPPED_BASE_2611, getUnmappedArea2611 } from '../unmapped-area.js'
@@ -28,6 +29,18 @@ export const linux2611: KernelModel = {
   tracksAnonExclusive: false,
   mprotectUpgradesWrite: false,
   referencedCountsPageFlag: true,
+  // 2.6.11 mprotect_fixup(): "cannot reduce our commit if we make it unwritable again".
+  mprotectUnaccountsUntouchedAnon: false,
+  mremapMovesMultipleVmas: false,
+  mmapMinAddr: 0,
+  // 2.6.11 arch/x86_64/mm/fault.c do_page_fault(): a read of a not-present page needs VM_READ|VM_EXEC.
+  readAccessFlags: VM.READ | VM.EXEC,
+  // mm/memory.c do_anonymous_page(): lru_cache_add_active(page); SetPageReferenced(page).
+  newAnonPageReferenced: true,
+  // mm/mremap.c vma_adjust() grows the VMA without merging.
+  mremapExpandMerges: false,
+  // arch_get_unmapped_area(): addr = PAGE_ALIGN(addr).
+  roundHint: (hint: number) => Math.ceil(hint / PAGE_SIZE) * PAGE_SIZE,
 
   describeAnonWalk: (av) => `every VMA on anon_vma #${av.id}'s list is visited, related to the page or not`,
   checkAnonLinks (k, vma, fail) {

@@ -2,7 +2,8 @@ import type { AnonVma, AnonVmaChain } from '../anon-vma.js'
 import { PG } from '../frames.js'
 import type { Kernel } from '../kernel.js'
 import { deleteFromSwapCache } from '../swap-cache.js'
-import type { Vma } from '../vma.js'
+import { VM_ACCESS_FLAGS, type Vma } from '../vma.js'
+import { MMAP_MIN_ADDR, PAGE_SIZE } from '../constants.js'
 import { findMergeableAnonVma } from './anon-vma-common.js'
 import type { KernelModel } from './kernel-model.js'
 import { getUnmappedAreaModern } from '../unmapped-area.js'
@@ -26,8 +27,8 @@ function putAnonVma (k: Kernel, av: AnonVma): void {
   if (root !== av && --root.refcount === 0) k.freeAnonVma(root)
 }
 
-/** A VMA cloned from a parent (chain not singular) is not merged, to keep root-lock contention low. */
-const hadUncowedParents = (v: Vma | null): boolean => v !== null && v.anonVma !== null && v.chain.length !== 1
+/** vma_is_fork_child(): a VMA cloned from a parent (chain not singular) is not merged, to keep root-lock contention low. */
+const isForkChild = (v: Vma | null): boolean => v !== null && v.anonVma !== null && v.chain.length !== 1
 
 /**
  * Modern Linux (6.18): anon_vma_chain, per-anon_vma interval trees, AnonExclusive-based COW reuse,
@@ -45,6 +46,18 @@ export const linux618: KernelModel = {
   tracksAnonExclusive: true,
   mprotectUpgradesWrite: true,
   referencedCountsPageFlag: false,
+  mprotectUnaccountsUntouchedAnon: true,
+  mremapMovesMultipleVmas: true,
+  mmapMinAddr: MMAP_MIN_ADDR,
+  // arch/x86/mm/fault.c access_error(): a read needs only vma_is_accessible().
+  readAccessFlags: VM_ACCESS_FLAGS,
+  newAnonPageReferenced: false,
+  mremapExpandMerges: true,
+  // mm/mmap.c round_hint_to_min(): hint &= PAGE_MASK; a hint below mmap_min_addr becomes mmap_min_addr.
+  roundHint (hint: number): number {
+    const h = hint - (hint % PAGE_SIZE)
+    return h !== 0 && h < MMAP_MIN_ADDR ? MMAP_MIN_ADDR : h
+  },
 
   describeAnonWalk: (av, index) => `anon_vma #${av.id} (root #${av.root.id}): the AVCs in its interval tree whose pgoff range holds index ${index}`,
   checkAnonLinks (k, vma, fail) {
@@ -133,9 +146,9 @@ export const linux618: KernelModel = {
   },
 
   // mm/vma.c is_mergeable_anon_vma().
-  isMergeableAnonVma (tgt: Vma, srcAnon: AnonVma | null, src: Vma | null): boolean {
-    if (tgt.anonVma === null && srcAnon !== null) return !hadUncowedParents(src)
-    if (tgt.anonVma !== null && srcAnon === null) return !hadUncowedParents(tgt)
+  isMergeableAnonVma (tgt: Vma, srcAnon: AnonVma | null, src: Vma | null, copiedFrom: Vma | null): boolean {
+    if (tgt.anonVma === null && srcAnon !== null) return !isForkChild(src) && !isForkChild(copiedFrom)
+    if (tgt.anonVma !== null && srcAnon === null) return !isForkChild(tgt)
     return srcAnon === tgt.anonVma
   },
 

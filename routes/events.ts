@@ -47,43 +47,43 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
       throw new ApiError(426, 'validation', 'this route is a WebSocket: connect with an Upgrade: websocket request')
     },
     wsHandler: (socket: WebSocket, request) => {
-    const session = request.simSession
-    const q = request.query
-    const filter: EventFilter = { pids: q.pid, pfns: q.pfn, from: q.from, to: q.to, types: q.types }
-    const hub = session.events
-    const { sub, gap } = hub.subscribe(socket, filter, q.since)
-    live.add(sub)
-    let errors = 0
-    const send = (obj: unknown): void => { if (!sub.closed) socket.send(JSON.stringify(obj)) }
-    send({ type: 'hello', session: session.id, kernel: session.kernel, seq: hub.seq, history: { oldest: hub.oldest, size: hub.historySize }, filter })
-    if (gap !== null) send({ type: 'gap', from: gap.from, to: gap.to, message: `events ${gap.from}..${gap.to} are no longer in the history: re-read the state over HTTP` })
-    sub.flush()
+      const session = request.simSession
+      const q = request.query
+      const filter: EventFilter = { pids: q.pid, pfns: q.pfn, from: q.from, to: q.to, types: q.types }
+      const hub = session.events
+      const { sub, gap } = hub.subscribe(socket, filter, q.since)
+      live.add(sub)
+      let errors = 0
+      const send = (obj: unknown): void => { if (!sub.closed) socket.send(JSON.stringify(obj)) }
+      send({ type: 'hello', session: session.id, kernel: session.kernel, seq: hub.seq, history: { oldest: hub.oldest, size: hub.historySize }, filter })
+      if (gap !== null) send({ type: 'gap', from: gap.from, to: gap.to, message: `events ${gap.from}..${gap.to} are no longer in the history: re-read the state over HTTP` })
+      sub.flush()
 
-    socket.on('pong', () => { sub.alive = true })
-    socket.on('message', (data, isBinary) => {
+      socket.on('pong', () => { sub.alive = true })
+      socket.on('message', (data, isBinary) => {
       // Errors thrown here would reach no error handler: answer on the socket instead.
-      try {
-        if (isBinary) throw new Error('binary messages are not accepted; send JSON text')
-        let parsed: unknown
-        try { parsed = JSON.parse(data.toString()) } catch { throw new Error('a message must be JSON') }
-        const r = ClientMessage.safeParse(parsed)
-        if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '))
-        if (r.data.type === 'ping') send({ type: 'pong', seq: hub.seq })
-        else {
-          sub.setFilter(r.data.filter)
-          send({ type: 'subscribed', filter: r.data.filter, seq: hub.seq })
+        try {
+          if (isBinary) throw new Error('binary messages are not accepted; send JSON text')
+          let parsed: unknown
+          try { parsed = JSON.parse(data.toString()) } catch { throw new Error('a message must be JSON') }
+          const r = ClientMessage.safeParse(parsed)
+          if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '))
+          if (r.data.type === 'ping') send({ type: 'pong', seq: hub.seq })
+          else {
+            sub.setFilter(r.data.filter)
+            send({ type: 'subscribed', filter: r.data.filter, seq: hub.seq })
+          }
+        } catch (err) {
+          send({ type: 'error', error: { code: 'validation', message: err instanceof Error ? err.message : String(err) } })
+          if (++errors > MAX_ERRORS) sub.close(CLOSE.policy, 'too many malformed messages')
         }
-      } catch (err) {
-        send({ type: 'error', error: { code: 'validation', message: err instanceof Error ? err.message : String(err) } })
-        if (++errors > MAX_ERRORS) sub.close(CLOSE.policy, 'too many malformed messages')
-      }
-    })
-    socket.on('close', () => {
-      sub.closed = true
-      live.delete(sub)
-      hub.unsubscribe(sub)
-    })
-    socket.on('error', (err) => { request.log.warn({ err }, 'event socket error') })
+      })
+      socket.on('close', () => {
+        sub.closed = true
+        live.delete(sub)
+        hub.unsubscribe(sub)
+      })
+      socket.on('error', (err) => { request.log.warn({ err }, 'event socket error') })
     }
   })
 }

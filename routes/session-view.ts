@@ -14,8 +14,14 @@ export function sessionOut (store: SessionStore, s: Session): z.infer<typeof Ses
     expiresAt: new Date(store.expiresAt(s)).toISOString(),
     requests: s.requests,
     counts: {
-      processes: st.processes, vmas: st.vmas, files: st.files, anonVmas: st.anonVmas,
-      framesInUse: st.framesInUse, framesByKind: st.framesByKind, swapSlotsUsed: st.swapSlotsUsed, events: st.events
+      processes: st.processes,
+      vmas: st.vmas,
+      files: st.files,
+      anonVmas: st.anonVmas,
+      framesInUse: st.framesInUse,
+      framesByKind: st.framesByKind,
+      swapSlotsUsed: st.swapSlotsUsed,
+      events: st.events
     },
     limits: st.limits
   }

@@ -18,8 +18,16 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('fork'), child: Name.optional(), name: Name.optional(), ...Ref }).strict(),
   z.object({ op: z.literal('exit'), ...Ref }).strict(),
   z.object({
-    op: z.literal('mmap'), addr: Addr.optional(), fixed: z.enum(['noreplace', 'replace', 'hint']).optional(), pages: Pages, prot: Prot.optional(),
-    shared: z.boolean().optional(), kind: z.enum(['anon', 'file']).optional(), file: z.string().min(1).max(255).optional(), offset: z.number().int().min(0).max(2 ** 36).optional(), ...Ref
+    op: z.literal('mmap'),
+    addr: Addr.optional(),
+    fixed: z.enum(['noreplace', 'replace', 'hint']).optional(),
+    pages: Pages,
+    prot: Prot.optional(),
+    shared: z.boolean().optional(),
+    kind: z.enum(['anon', 'file']).optional(),
+    file: z.string().min(1).max(255).optional(),
+    offset: z.number().int().min(0).max(2 ** 36).optional(),
+    ...Ref
   }).strict(),
   z.object({ op: z.literal('munmap'), addr: Addr, pages: Pages, ...Ref }).strict(),
   z.object({ op: z.literal('dontneed'), addr: Addr, pages: Pages, ...Ref }).strict(),

@@ -31,8 +31,14 @@ export const SessionSummary = z.object({
   expiresAt: z.string(),
   requests: z.number().int(),
   counts: z.object({
-    processes: z.number().int(), vmas: z.number().int(), files: z.number().int(), anonVmas: z.number().int(),
-    framesInUse: z.number().int(), framesByKind: z.record(z.string(), z.number().int()), swapSlotsUsed: z.number().int(), events: z.number().int()
+    processes: z.number().int(),
+    vmas: z.number().int(),
+    files: z.number().int(),
+    anonVmas: z.number().int(),
+    framesInUse: z.number().int(),
+    framesByKind: z.record(z.string(), z.number().int()),
+    swapSlotsUsed: z.number().int(),
+    events: z.number().int()
   }),
   limits: LimitsOut
 }).meta({ id: 'SessionSummary' })

@@ -47,6 +47,8 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: int(6000, 0, 10_000_000),
   /** Milliseconds a connection may take to send a request. */
   REQUEST_TIMEOUT_MS: int(30000, 1000, 600000),
+  /** Check every reply against its zod schema before sending (tests; costs CPU on big replies). */
+  VALIDATE_RESPONSES: bool(false),
   /** Milliseconds granted to in-flight work at shutdown. */
   SHUTDOWN_GRACE_MS: int(10000, 100, 120000)
 })

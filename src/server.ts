@@ -23,4 +23,7 @@ async function main (): Promise<void> {
   await app.listen({ host: config.HOST, port: config.PORT })
 }
 
-void main()
+main().catch((err: unknown) => {
+  process.stderr.write(`rmap-sim: could not start: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})

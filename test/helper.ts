@@ -6,7 +6,7 @@ export interface TestContext { teardown: (fn: () => unknown) => void }
 
 /** A server built with test settings (no logs) and closed when the test ends. */
 export async function buildTestApp (t: TestContext, env: Record<string, string> = {}, now?: () => number): Promise<FastifyInstance> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', ...env })
+  const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', VALIDATE_RESPONSES: 'true', ...env })
   const app = await buildApp({ config, logger: false, now })
   t.teardown(async () => { await app.close() })
   await app.ready()

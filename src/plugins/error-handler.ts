@@ -29,40 +29,40 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
       field: `${where}${i.instancePath.replace(/\//g, '.')}`.replace(/^(\w+)\.?$/, '$1'),
       message: i.message
     }))
-    void reply.code(400).send(body('validation', `invalid ${where}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues }))
+    reply.code(400).send(body('validation', `invalid ${where}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues }))
     return
   }
   const shaped = (err as unknown as Partial<ErrorBody>).error
   if (typeof shaped === 'object' && shaped !== null && typeof shaped.code === 'string' && typeof shaped.message === 'string') {
     // Plugins that build their own reply in our shape (rate limit).
-    void reply.code(typeof err.statusCode === 'number' ? err.statusCode : 500).send(body(shaped.code, shaped.message, shaped.details))
+    reply.code(typeof err.statusCode === 'number' ? err.statusCode : 500).send(body(shaped.code, shaped.message, shaped.details))
     return
   }
   if (err instanceof ApiError) {
-    void reply.code(err.statusCode).send(body(err.code, err.message, err.details))
+    reply.code(err.statusCode).send(body(err.code, err.message, err.details))
     return
   }
   if (err instanceof SimError) {
     const [status, code] = SIM_STATUS[err.code]
-    void reply.code(status).send(body(code, err.message, { errno: err.errno, ...hexAddresses(err.details) }))
+    reply.code(status).send(body(code, err.message, { errno: err.errno, ...hexAddresses(err.details) }))
     return
   }
   if (isResponseSerializationError(err)) {
     request.log.error({ err, issues: err.cause.issues }, 'reply does not match its schema')
-    void reply.code(500).send(body('internal', 'internal server error'))
+    reply.code(500).send(body('internal', 'internal server error'))
     return
   }
   const status = typeof err.statusCode === 'number' ? err.statusCode : 500
   if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    void reply.code(413).send(body('limit', 'the request body is larger than this server accepts', { code: err.code }))
+    reply.code(413).send(body('limit', 'the request body is larger than this server accepts', { code: err.code }))
     return
   }
   if (status >= 400 && status < 500) {
-    void reply.code(status).send(body(status === 415 ? 'unsupported' : 'validation', err.message, { code: err.code }))
+    reply.code(status).send(body(status === 415 ? 'unsupported' : 'validation', err.message, { code: err.code }))
     return
   }
   request.log.error({ err }, 'unhandled error')
-  void reply.code(500).send(body('internal', 'internal server error'))
+  reply.code(500).send(body('internal', 'internal server error'))
 }
 
 /** Keys of engine error details that hold addresses: shown in hex like every other address. */
@@ -85,10 +85,10 @@ function hexAddresses (details: Record<string, unknown> | undefined): Record<str
  */
 export function frameworkErrorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400
-  void reply.code(status).header('x-request-id', request.id)
+  reply.code(status).header('x-request-id', request.id)
     .send(body('validation', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'the URL is malformed (bad percent-encoding)', { code: err.code }))
 }
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): void {
-  void reply.code(404).send(body('not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
+  reply.code(404).send(body('not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
 }

@@ -44,11 +44,11 @@ export async function registerHardening (app: FastifyInstance): Promise<void> {
     exposeStatusRoute: false,
     pressureHandler: (request, reply, type, value) => {
       if (OPS_ROUTES.has(request.routeOptions.url ?? '')) return
-      void reply.code(503).header('retry-after', '5').send({ error: { code: 'unavailable', message: `the server is overloaded (${type}${value !== undefined ? ` ${Math.round(Number(value))}` : ''}); retry shortly` } })
+      reply.code(503).header('retry-after', '5').send({ error: { code: 'unavailable', message: `the server is overloaded (${type}${value !== undefined ? ` ${Math.round(Number(value))}` : ''}); retry shortly` } })
     }
   })
   app.addHook('preClose', async () => { app.shuttingDown = true })
   // While shutting down, answer in-flight requests with "Connection: close" so keep-alive clients
   // let go and the server can finish closing.
-  app.addHook('onSend', async (_request, reply) => { if (app.shuttingDown) void reply.header('connection', 'close') })
+  app.addHook('onSend', async (_request, reply) => { if (app.shuttingDown) reply.header('connection', 'close') })
 }

@@ -16,39 +16,48 @@ export function registerMetrics (app: FastifyInstance, eventLag: LagSink): void 
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'rmap_' })
   const sessions = app.sessions
-  new Gauge({ name: 'rmap_sessions', help: 'Live sessions', registers: [registry], collect () { this.set(sessions.size) } })
-  new Gauge({
-    name: 'rmap_processes', help: 'Live simulated processes in all sessions', registers: [registry],
+  registry.registerMetric(new Gauge({ name: 'rmap_sessions', help: 'Live sessions', registers: [], collect () { this.set(sessions.size) } }))
+  registry.registerMetric(new Gauge({
+    name: 'rmap_processes',
+    help: 'Live simulated processes in all sessions',
+    registers: [],
     collect () { let n = 0; for (const s of sessions.list()) n += s.sim.kernel.processes.size; this.set(n) }
-  })
-  new Gauge({
-    name: 'rmap_frames_in_use', help: 'Simulated frames in use in all sessions', registers: [registry],
+  }))
+  registry.registerMetric(new Gauge({
+    name: 'rmap_frames_in_use',
+    help: 'Simulated frames in use in all sessions',
+    registers: [],
     collect () { let n = 0; for (const s of sessions.list()) n += s.sim.kernel.frames.inUse; this.set(n) }
-  })
-  new Gauge({
-    name: 'rmap_ws_subscribers', help: 'Open event WebSockets', registers: [registry],
+  }))
+  registry.registerMetric(new Gauge({
+    name: 'rmap_ws_subscribers',
+    help: 'Open event WebSockets',
+    registers: [],
     collect () { let n = 0; for (const s of sessions.list()) n += s.events.subscribers.size; this.set(n) }
-  })
+  }))
   const dropped = new Counter({ name: 'rmap_ws_dropped_total', help: 'Event WebSockets the server closed (too slow, dead peer)', labelNames: ['reason'], registers: [registry] })
   const requests = new Counter({ name: 'rmap_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] })
   const duration = new Histogram({
-    name: 'rmap_http_request_duration_seconds', help: 'HTTP request durations by route', labelNames: ['method', 'route'], registers: [registry],
+    name: 'rmap_http_request_duration_seconds',
+    help: 'HTTP request durations by route',
+    labelNames: ['method', 'route'],
+    registers: [registry],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
   })
   const rmapWalk = new Histogram({
-    name: 'rmap_walk_duration_seconds', help: 'rmap walk durations (GET /frames/:pfn/rmap)', registers: [registry],
+    name: 'rmap_walk_duration_seconds',
+    help: 'rmap walk durations (GET /frames/:pfn/rmap)',
+    registers: [registry],
     buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05]
   })
   const lag = new Histogram({
-    name: 'rmap_ws_event_lag_seconds', help: 'Time events wait between their operation and their send', registers: [registry],
+    name: 'rmap_ws_event_lag_seconds',
+    help: 'Time events wait between their operation and their send',
+    registers: [registry],
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5]
   })
   eventLag.observe = (s) => { lag.observe(s) }
-  let droppedSeen = 0
-  new Gauge({
-    name: 'rmap_ws_backpressure_closes', help: 'Event WebSockets closed for being too slow, in live sessions', registers: [registry],
-    collect () { let n = 0; for (const s of sessions.list()) n += s.events.stats.dropped; this.set(n); if (n > droppedSeen) { dropped.inc({ reason: 'backpressure' }, n - droppedSeen); droppedSeen = n } }
-  })
+  eventLag.dropped = (reason) => { dropped.inc({ reason }) }
   app.decorate('metrics', { registry, rmapWalk })
   app.decorate('metricsHooks', { wsDropped: (why: string) => { dropped.inc({ reason: why }) } })
   app.addHook('onResponse', async (request, reply) => {
@@ -56,5 +65,5 @@ export function registerMetrics (app: FastifyInstance, eventLag: LagSink): void 
     requests.inc({ method: request.method, route, status: String(reply.statusCode) })
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
   })
-  app.addHook('onClose', async () => { eventLag.observe = undefined })
+  app.addHook('onClose', async () => { eventLag.observe = undefined; eventLag.dropped = undefined })
 }

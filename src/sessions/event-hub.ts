@@ -22,8 +22,11 @@ const MAX_BATCH = 512
 
 export interface HubStats { subscribers: number, dropped: number, delivered: number }
 
-/** Where a server's hubs report how long events waited between their operation and their send (metrics). */
-export interface LagSink { observe?: (seconds: number) => void }
+/** Where a server's hubs report to its metrics: event lag (operation to send) and closed slow sockets. */
+export interface LagSink {
+  observe?: (seconds: number) => void
+  dropped?: (reason: string) => void
+}
 
 /** One WebSocket subscriber: its filter and the events waiting for the end of the current operation. */
 export class Subscriber {
@@ -88,28 +91,31 @@ export class Subscriber {
  * is closed rather than buffered without bound.
  */
 export class EventHub {
-  private readonly ring: Array<SimEvent | undefined>
+  /** Grows as events arrive up to historySize, then wraps: an idle session holds no slots. */
+  private readonly ring: SimEvent[] = []
   private head = 0
   private count = 0
   readonly subscribers = new Set<Subscriber>()
   readonly stats: HubStats = { subscribers: 0, dropped: 0, delivered: 0 }
 
   constructor (private readonly sim: Simulator, readonly historySize: number, readonly maxBufferedBytes: number, readonly lag: LagSink = {}) {
-    this.ring = new Array(historySize)
     sim.subscribe((e) => { this.onEvent(e) })
   }
 
   /** The sequence number of the latest event. */
   get seq (): number { return this.sim.kernel.events.seq }
   /** The oldest sequence number still in the history (seq + 1 when it is empty). */
-  get oldest (): number { return this.count === 0 ? this.seq + 1 : (this.ring[this.head] as SimEvent).seq }
+  get oldest (): number { return this.count === 0 ? this.seq + 1 : this.ring[this.head].seq }
 
   private onEvent (e: SimEvent): void {
     if (this.historySize > 0) {
-      const at = (this.head + this.count) % this.historySize
-      this.ring[at] = e
-      if (this.count < this.historySize) this.count++
-      else this.head = (this.head + 1) % this.historySize
+      if (this.count < this.historySize) {
+        this.ring.push(e)
+        this.count++
+      } else {
+        this.ring[this.head] = e
+        this.head = (this.head + 1) % this.historySize
+      }
     }
     for (const s of this.subscribers) if (s.matches(e)) s.enqueue(e)
   }
@@ -127,7 +133,7 @@ export class EventHub {
     if (since !== undefined && since < this.seq) {
       if (since + 1 < this.oldest) gap = { from: since + 1, to: this.oldest - 1 }
       for (let i = 0; i < this.count; i++) {
-        const e = this.ring[(this.head + i) % this.historySize] as SimEvent
+        const e = this.ring[(this.head + i) % this.historySize]
         if (e.seq > since && sub.matches(e)) sub.pending.push(e)
       }
     }
@@ -141,6 +147,7 @@ export class EventHub {
 
   drop (sub: Subscriber, code: number, reason: string): void {
     this.stats.dropped++
+    this.lag.dropped?.('backpressure')
     sub.close(code, reason)
     this.unsubscribe(sub)
   }

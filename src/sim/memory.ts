@@ -313,5 +313,4 @@ export function zapRange (k: Kernel, mm: Mm, vma: Vma, lo: number, hi: number): 
       }
     }
   })
-  void vma
 }

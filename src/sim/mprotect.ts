@@ -56,8 +56,15 @@ export function doMprotect (k: Kernel, mm: Mm, addr: number, pages: number, prot
     changeProtection(k, mm, target)
     const i = mm.vmas.indexOf(target)
     const merged = tryMerge(k, mm, {
-      start: target.start, end: target.end, pgoff: target.pgoff, flags: target.flags, file: target.file,
-      fileHandle: target.fileHandle, anonVma: target.anonVma, src: target, cloneFrom: target
+      start: target.start,
+      end: target.end,
+      pgoff: target.pgoff,
+      flags: target.flags,
+      file: target.file,
+      fileHandle: target.fileHandle,
+      anonVma: target.anonVma,
+      src: target,
+      cloneFrom: target
     }, mm.vmas[i - 1], mm.vmas[i + 1])
     if (merged !== null) target = merged
   }

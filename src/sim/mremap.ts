@@ -79,8 +79,15 @@ export function doMremap (k: Kernel, mm: Mm, a: MremapArgs, plan: MremapPlan): n
         // vma_merge_extend(): the new range [vm_end, end) merges into the VMA, and on into the next
         // VMA when that one is compatible (vma_merge_new_range).
         const merged = tryMerge(k, mm, {
-          start: v.end, end, pgoff: v.pgoff + v.pages, flags: v.flags, file: v.file, fileHandle: v.fileHandle,
-          anonVma: v.anonVma, src: null, cloneFrom: v
+          start: v.end,
+          end,
+          pgoff: v.pgoff + v.pages,
+          flags: v.flags,
+          file: v.file,
+          fileHandle: v.fileHandle,
+          anonVma: v.anonVma,
+          src: null,
+          cloneFrom: v
         }, v, mm.next(v))
         if (merged !== null) return a.addr
       }

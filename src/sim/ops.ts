@@ -68,8 +68,13 @@ export function applyOp (sim: Simulator, op: Op, probes?: Map<string, number | n
     case 'mmap':
       if (op.kind === 'file' && op.file === undefined) throw new InvalidArgumentError('a file mapping names its file')
       return sim.mmap(pidOf(sim, op), {
-        addr: op.addr === undefined ? undefined : addr(op.addr), fixed: op.fixed, pages: op.pages, prot: op.prot, shared: op.shared,
-        file: op.kind === 'anon' ? undefined : op.file, offset: op.offset
+        addr: op.addr === undefined ? undefined : addr(op.addr),
+        fixed: op.fixed,
+        pages: op.pages,
+        prot: op.prot,
+        shared: op.shared,
+        file: op.kind === 'anon' ? undefined : op.file,
+        offset: op.offset
       })
     case 'munmap': sim.munmap(pidOf(sim, op), addr(op.addr), op.pages); return null
     case 'dontneed': sim.madvise(pidOf(sim, op), addr(op.addr), op.pages, 'dontneed'); return null

@@ -75,8 +75,13 @@ export function applyScenarioOp (sim: Simulator, op: ScenarioOp, order: string[]
     case 'exit': sim.exit(sim.pidOf(op.proc)); order.splice(order.indexOf(op.proc), 1); return
     case 'mmap':
       sim.mmap(sim.pidOf(op.proc), {
-        addr: toAddr(op.addr), fixed: 'noreplace', pages: op.pages, prot: op.prot ?? 'rw', shared: op.shared ?? false,
-        file: op.kind === 'file' ? op.file : undefined, offset: op.offset ?? 0
+        addr: toAddr(op.addr),
+        fixed: 'noreplace',
+        pages: op.pages,
+        prot: op.prot ?? 'rw',
+        shared: op.shared ?? false,
+        file: op.kind === 'file' ? op.file : undefined,
+        offset: op.offset ?? 0
       })
       return
     case 'read':

@@ -24,7 +24,7 @@ import {
 } from './views.js'
 import { protToVmFlags } from './vma.js'
 
-export const MODELS: Record<KernelVersion, KernelModel> = { '2.6.11': linux2611, '6.18': linux618 }
+export const MODELS: Record<KernelVersion, KernelModel> = { '2.6.11': linux2611, 6.18: linux618 }
 
 export interface SimulatorOptions {
   kernel?: KernelVersion
@@ -286,8 +286,19 @@ export class Simulator {
     })
     if (r.signal === undefined) this.record({ op, pid, addr: hex(addr) })
     return {
-      pid, addr, op, ok: r.signal === undefined, path: r.path, signal: r.signal, siCode: r.siCode, reason: r.reason,
-      vmaId: r.vma?.id, pteBefore: decodePte(r.pteBefore), pte: decodePte(r.pteAfter), pfn: r.pfn, copiedFrom: r.copiedFrom
+      pid,
+      addr,
+      op,
+      ok: r.signal === undefined,
+      path: r.path,
+      signal: r.signal,
+      siCode: r.siCode,
+      reason: r.reason,
+      vmaId: r.vma?.id,
+      pteBefore: decodePte(r.pteBefore),
+      pte: decodePte(r.pteAfter),
+      pfn: r.pfn,
+      copiedFrom: r.copiedFrom
     }
   }
 
@@ -425,8 +436,16 @@ export class Simulator {
     let vmas = 0
     for (const mm of k.processes.values()) vmas += mm.vmas.length
     return {
-      kernel: this.version, processes: k.processes.size, vmas, files: k.files.size, anonVmas: k.anonVmas.size,
-      framesInUse: k.frames.inUse, framesByKind: byKind, swapSlotsUsed: k.swap.used, events: k.events.seq, limits: { ...k.limits }
+      kernel: this.version,
+      processes: k.processes.size,
+      vmas,
+      files: k.files.size,
+      anonVmas: k.anonVmas.size,
+      framesInUse: k.frames.inUse,
+      framesByKind: byKind,
+      swapSlotsUsed: k.swap.used,
+      events: k.events.seq,
+      limits: { ...k.limits }
     }
   }
 }

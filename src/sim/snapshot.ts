@@ -86,8 +86,15 @@ export function takeSnapshot (k: Kernel): Snapshot {
       id: sp.id, name: sp.name, kind: sp.kind, pages: sp.pages, named: named.has(sp), cache: [...sp.cache], immap: [...sp.immap.values()].map((v) => v.id)
     })),
     anonVmas: [...k.anonVmas.values()].map((av) => ({
-      id: av.id, root: av.root.id, parent: av.parent.id, numChildren: av.numChildren, numActiveVmas: av.numActiveVmas,
-      refcount: av.refcount, pages: av.pages, vmas: av.vmas.map((v) => v.id), tree: [...av.tree.values()].map((c) => c.vma.id)
+      id: av.id,
+      root: av.root.id,
+      parent: av.parent.id,
+      numChildren: av.numChildren,
+      numActiveVmas: av.numActiveVmas,
+      refcount: av.refcount,
+      pages: av.pages,
+      vmas: av.vmas.map((v) => v.id),
+      tree: [...av.tree.values()].map((c) => c.vma.id)
     })),
     processes
   }
@@ -188,4 +195,3 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
   const report = checkInvariants(k)
   if (!report.ok) bad(`inconsistent state: ${report.violations.slice(0, 5).join('; ')}${report.violations.length > 5 ? ` (and ${report.violations.length - 5} more)` : ''}`)
 }
-

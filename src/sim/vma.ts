@@ -19,8 +19,14 @@ export const VM = {
 } as const
 export const VM_ACCESS_FLAGS = VM.READ | VM.WRITE | VM.EXEC
 export const VM_FLAG_NAMES: Record<number, string> = {
-  [VM.READ]: 'read', [VM.WRITE]: 'write', [VM.EXEC]: 'exec', [VM.SHARED]: 'shared',
-  [VM.MAYREAD]: 'mayread', [VM.MAYWRITE]: 'maywrite', [VM.MAYEXEC]: 'mayexec', [VM.MAYSHARE]: 'mayshare',
+  [VM.READ]: 'read',
+  [VM.WRITE]: 'write',
+  [VM.EXEC]: 'exec',
+  [VM.SHARED]: 'shared',
+  [VM.MAYREAD]: 'mayread',
+  [VM.MAYWRITE]: 'maywrite',
+  [VM.MAYEXEC]: 'mayexec',
+  [VM.MAYSHARE]: 'mayshare',
   [VM.ACCOUNT]: 'account'
 }
 

@@ -15,7 +15,12 @@ t.test('POST /processes/:pid/access: every fault path, with the PTE before and a
   t.test('zero_page, then zero_page_cow', async (t) => {
     const r = await must(t, app, s, 'POST', '/processes/1/access', { addr: '0x10000000', op: 'read' })
     t.same(r, {
-      pid: 1, addr: '0x10000000', op: 'read', path: 'zero_page', vmaId: r.vmaId, pfn: ZERO_PFN,
+      pid: 1,
+      addr: '0x10000000',
+      op: 'read',
+      path: 'zero_page',
+      vmaId: r.vmaId,
+      pfn: ZERO_PFN,
       pteBefore: { kind: 'none', raw: '0x0' },
       pte: { kind: 'present', raw: rawPte(ZERO_PFN, P | US | A | SPECIAL), pfn: ZERO_PFN, present: true, writable: false, user: true, accessed: true, dirty: false, special: true, noExec: true }
     }, 'a read of untouched anonymous memory maps the zero page, read-only and special')

@@ -5,7 +5,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { call, type TestSession } from '../helper.js'
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /** The assertions these helpers use (tap's Test has them all). */
 export interface TapLike {
   same: (found: any, wanted: any, ...rest: any[]) => unknown
@@ -14,7 +13,6 @@ export interface TapLike {
   match: (found: any, pattern: any, ...rest: any[]) => unknown
   fail: (...rest: any[]) => unknown
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 export interface ErrorBody { code: string, message: string, details?: Record<string, unknown> }
 
@@ -102,28 +100,28 @@ export function expectValidation (t: TapLike, res: LightMyRequestResponse, field
 }
 
 /** Asserts a success reply and returns its JSON. */
-export function ok<T = any> (t: TapLike, res: LightMyRequestResponse, status = 200, what = ''): T { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function ok<T = any> (t: TapLike, res: LightMyRequestResponse, status = 200, what = ''): T {
   t.equal(res.statusCode, status, `${what === '' ? '' : what + ': '}status ${status} (body ${res.body.slice(0, 300)})`)
   t.ok(typeof res.headers['x-request-id'] === 'string', 'x-request-id header on a success reply')
   return jsonOf(res) as T
 }
 
 /** Calls a session route with a JSON body and asserts a success status; returns its JSON. */
-export async function must<T = any> (t: TapLike, app: FastifyInstance, s: TestSession, method: 'GET' | 'POST' | 'DELETE', path: string, payload?: unknown, status?: number): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function must<T = any> (t: TapLike, app: FastifyInstance, s: TestSession, method: 'GET' | 'POST' | 'DELETE', path: string, payload?: unknown, status?: number): Promise<T> {
   const res = await call(app, s, method, path, payload)
   const expected = status ?? (method === 'POST' && (path === '/files' || path === '/processes' || /\/(fork|mmap)$/.test(path)) ? 201 : 200)
   return ok<T>(t, res, expected, `${method} ${path}`)
 }
 
 /** Calls and throws (not asserts) on failure: for building state where a failure is a setup bug. */
-export async function req<T = any> (app: FastifyInstance, s: TestSession, method: 'GET' | 'POST' | 'DELETE', path: string, payload?: unknown): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function req<T = any> (app: FastifyInstance, s: TestSession, method: 'GET' | 'POST' | 'DELETE', path: string, payload?: unknown): Promise<T> {
   const res = await call(app, s, method, path, payload)
   if (res.statusCode >= 300) throw new Error(`${method} ${path} ${JSON.stringify(payload)}: ${res.statusCode} ${res.body}`)
   return jsonOf(res) as T
 }
 
 /** Every frame in use, following the `next` cursor. */
-export async function allFrames (app: FastifyInstance, s: TestSession, query = ''): Promise<Array<Record<string, any>>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function allFrames (app: FastifyInstance, s: TestSession, query = ''): Promise<Array<Record<string, any>>> {
   const out: Array<Record<string, unknown>> = []
   let after: number | null = null
   for (;;) {
@@ -136,7 +134,7 @@ export async function allFrames (app: FastifyInstance, s: TestSession, query = '
 }
 
 /** Every PTE of a process in [from, to), following the `next` cursor. */
-export async function allPtes (app: FastifyInstance, s: TestSession, pid: number, from?: string, to?: string): Promise<Array<{ addr: string, pte: Record<string, any> }>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function allPtes (app: FastifyInstance, s: TestSession, pid: number, from?: string, to?: string): Promise<Array<{ addr: string, pte: Record<string, any> }>> {
   const out: Array<{ addr: string, pte: Record<string, unknown> }> = []
   let cursor = from
   for (;;) {
@@ -170,7 +168,7 @@ export async function fingerprint (app: FastifyInstance, s: TestSession): Promis
 }
 
 /** The PTE of `addr` as GET /processes/:pid/translate shows it. */
-export async function pteAt (app: FastifyInstance, s: TestSession, pid: number, addr: number): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function pteAt (app: FastifyInstance, s: TestSession, pid: number, addr: number): Promise<Record<string, any>> {
   const tr = await req(app, s, 'GET', `/processes/${pid}/translate?addr=${hex(addr)}`)
   const last = tr.levels[tr.levels.length - 1]
   return last.level === 'pte' ? last.pte : { kind: 'none' }

@@ -25,7 +25,7 @@ interface Run {
 
 class OpFailed extends Error {}
 
-async function expectStatus (app: FastifyInstance, s: TestSession, method: 'GET' | 'POST', path: string, body: unknown, status: number, what: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function expectStatus (app: FastifyInstance, s: TestSession, method: 'GET' | 'POST', path: string, body: unknown, status: number, what: string): Promise<any> {
   const res = await call(app, s, method, path, body)
   if (res.statusCode !== status) throw new OpFailed(`${what}: ${method} ${path} ${JSON.stringify(body)} -> ${res.statusCode} ${res.body.slice(0, 300)}`)
   return jsonOf(res)

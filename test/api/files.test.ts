@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp, call, createSession } from '../helper.js'
-import { expectError, expectValidation, fingerprint, must, ok, req } from './api-helpers.js'
+import { expectError, expectValidation, fingerprint, must, req } from './api-helpers.js'
 
 t.test('POST /files, GET /files, GET /files/:name: the page cache and i_mmap', async (t) => {
   const app = await buildTestApp(t)

@@ -103,13 +103,19 @@ function routeSpecs (w: World): RouteSpec[] {
     { method: 'POST', route: `/processes/${p}/fork`, session: true, valid: { name: 'fuzzkid' }, fields: [f('name', BAD.procName)], nullOk: true },
     { method: 'POST', route: `/processes/${w.child}/exit`, session: true, bodyless: true },
     {
-      method: 'POST', route: `/processes/${p}/mmap`, session: true, valid: { addr: '0x50000000', pages: 2, prot: 'rw', shared: false, fixed: 'noreplace' },
+      method: 'POST',
+      route: `/processes/${p}/mmap`,
+      session: true,
+      valid: { addr: '0x50000000', pages: 2, prot: 'rw', shared: false, fixed: 'noreplace' },
       fields: [f('addr', BAD.addr), f('pages', BAD.pages, true), f('prot', BAD.prot), f('shared', BAD.bool), f('fixed', BAD.fixed), f('file', BAD.fileRef), f('offset', BAD.offset)]
     },
     { method: 'POST', route: `/processes/${p}/munmap`, session: true, valid: { addr: '0x10000000', pages: 1 }, fields: [f('addr', BAD.addr, true), f('pages', BAD.pages, true)] },
     { method: 'POST', route: `/processes/${p}/mprotect`, session: true, valid: { addr: '0x10000000', pages: 1, prot: 'r' }, fields: [f('addr', BAD.addr, true), f('pages', BAD.pages, true), f('prot', BAD.prot, true)] },
     {
-      method: 'POST', route: `/processes/${p}/mremap`, session: true, valid: { addr: '0x10000000', pages: 2, newPages: 2, newAddr: '0x60000000', mayMove: true },
+      method: 'POST',
+      route: `/processes/${p}/mremap`,
+      session: true,
+      valid: { addr: '0x10000000', pages: 2, newPages: 2, newAddr: '0x60000000', mayMove: true },
       fields: [f('addr', BAD.addr, true), f('pages', BAD.pages, true), f('newPages', BAD.pages, true), f('newAddr', BAD.addr), f('mayMove', BAD.bool)]
     },
     { method: 'POST', route: `/processes/${p}/madvise`, session: true, valid: { addr: '0x10000000', pages: 1, advice: 'dontneed' }, fields: [f('addr', BAD.addr, true), f('pages', BAD.pages, true), f('advice', BAD.advice, true)] },
@@ -118,7 +124,10 @@ function routeSpecs (w: World): RouteSpec[] {
     // (A range beyond user space is a valid, empty query for ptes: only malformed addresses here.)
     { method: 'GET', route: `/processes/${p}/ptes`, session: true, query: 'from=0x10000000&to=0x20000000&limit=16', badQuery: { from: BAD_ADDR_Q, to: BAD_ADDR_Q, limit: ['0', '-1', '4097', 'abc', '1e308', '1.5', ''] } },
     {
-      method: 'GET', route: '/frames', session: true, query: 'kind=anon&mapped=true&after=0&limit=16',
+      method: 'GET',
+      route: '/frames',
+      session: true,
+      query: 'kind=anon&mapped=true&after=0&limit=16',
       badQuery: { kind: ['bogus', 'ANON', ''], mapped: ['yes', '1', 'TRUE', ''], after: ['-1', 'abc', '1e308', '1.5'], limit: ['0', '1025', 'x', '-5'], file: ['nope', 'x'.repeat(256)] }
     },
     { method: 'GET', route: `/frames/${w.anonPfn}`, session: true },

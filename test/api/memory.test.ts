@@ -14,8 +14,19 @@ t.test('POST /processes/:pid/mmap: fixed, kernel-chosen, hint, replace, file and
   const { app, s } = await withProcess(t)
   const v = await must(t, app, s, 'POST', '/processes/1/mmap', { addr: '0x10000000', pages: 4 })
   t.same({ ...v, id: 0, flags: protFlags(v.flags), flagsRaw: v.flagsRaw & 0xff }, {
-    id: 0, start: '0x10000000', end: '0x10004000', pages: 4, pgoff: 0x10000, prot: 'rw',
-    flags: ['read', 'write', 'mayread', 'maywrite', 'mayexec'], flagsRaw: 0x73, shared: false, file: null, fileKind: null, anonVma: null, anonVmaChain: []
+    id: 0,
+    start: '0x10000000',
+    end: '0x10004000',
+    pages: 4,
+    pgoff: 0x10000,
+    prot: 'rw',
+    flags: ['read', 'write', 'mayread', 'maywrite', 'mayexec'],
+    flagsRaw: 0x73,
+    shared: false,
+    file: null,
+    fileKind: null,
+    anonVma: null,
+    anonVmaChain: []
   }, 'a private anonymous rw VMA at the fixed address (VM_READ|VM_WRITE|VM_MAY*)')
   const num = await must(t, app, s, 'POST', '/processes/1/mmap', { addr: 0x11000000, pages: 1, prot: 'r' })
   t.equal(num.start, '0x11000000', 'an integer address is accepted and printed in hex')

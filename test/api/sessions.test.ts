@@ -4,7 +4,6 @@ import { UUID, errorShapeProblems, expectError, expectValidation, jsonOf, ok, re
 
 const ADMIN = 'admin-token-0123456789abcdef'
 
-
 t.test('POST /v1/sessions: 201 with the id, the token (once), kernel, limits, zero counts and times', async (t) => {
   let clock = Date.UTC(2030, 0, 1)
   const app = await buildTestApp(t, { SESSION_IDLE_SECONDS: '600', SESSION_MAX_PROCESSES: '50' }, () => clock)

@@ -50,6 +50,7 @@ t.test('defaults', async (t) => {
     TRUST_PROXY: false,
     RATE_LIMIT_PER_MINUTE: 6000,
     REQUEST_TIMEOUT_MS: 30000,
+    VALIDATE_RESPONSES: false,
     SHUTDOWN_GRACE_MS: 10000
   }, 'every variable has its documented default')
   t.notOk('ADMIN_TOKEN' in c && c.ADMIN_TOKEN !== undefined, 'no admin token by default (listing sessions disabled)')

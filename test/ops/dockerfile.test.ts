@@ -105,6 +105,8 @@ t.test('base image: a maintained Node LTS, bookworm-slim, named by the NODE_VERS
   t.ok(stages.length >= 2, `multi-stage (${stages.length} FROM)`)
   for (const s of stages) {
     t.equal(s.from.getImageName(), 'node', `stage ${s.name ?? '?'}: the official node image`)
+    // The Dockerfile's own ${...} syntax, not a template literal.
+    // eslint-disable-next-line no-template-curly-in-string
     t.equal(s.from.getImageTag(), '${NODE_VERSION}-bookworm-slim', `stage ${s.name ?? '?'}: FROM node:\${NODE_VERSION}-bookworm-slim`)
   }
   t.equal(new Set(stages.map((s) => s.name)).size, stages.length, 'stages have distinct names')

@@ -19,13 +19,14 @@
  * Reproduce a seed alone with RMAP_SEED=<seed> RMAP_MODEL=<2.6.11|6.18> [RMAP_STEPS=n]
  * [RMAP_LIMITS='<json>'] [RMAP_QUIET=1 (no subscriber)], replay a printed log (lines `sim.method(args)`,
  * e.g. a shrunk reproduction saved to a file) with RMAP_REPLAY=<file> RMAP_MODEL=<model>
- * [RMAP_LIMITS=...], or soak with RMAP_SEEDS=<from>..<to> [RMAP_STEPS=n] (each seed plain and tight).
+ * [RMAP_LIMITS=...], or soak with RMAP_SEEDS=<from>..<to> [RMAP_STEPS=n] (each seed plain and with
+ * RMAP_LIMITS or the tight limits); RMAP_GEN='{"maxLive":8,"invalid":0.2}' tunes the generator.
  */
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Simulator, type KernelVersion, type SimLimits } from '../../src/sim/index.js'
 import {
-  Generator, PRELUDE, READ_ONLY, fingerprint, fmtCall, invoke, outcomeOf, parseCalls, semanticViolations, teardown, type Call, type RunConfig
+  Generator, PRELUDE, type GenOptions, READ_ONLY, fingerprint, fmtCall, invoke, outcomeOf, parseCalls, semanticViolations, teardown, type Call, type RunConfig
 } from './helpers/random-ops.js'
 
 /**
@@ -40,15 +41,19 @@ const RECLAIM_ORPHAN_SWAP_CACHE = true
 /** Tight limits make LimitError paths (out of frames, swap, VMAs, processes, files) reachable. */
 const TIGHT: Partial<SimLimits> = { maxFrames: 120, maxSwapSlots: 12, maxVmasPerProcess: 10, maxProcesses: 6, maxFiles: 3, maxFilePages: 12 }
 
-interface Plan { seed: number, steps: number, limits?: Partial<SimLimits>, listen: boolean }
+interface Plan { seed: number, steps: number, limits?: Partial<SimLimits>, listen: boolean, gen?: GenOptions }
 
 const PLANS: Plan[] = [
-  { seed: 1, steps: 700, listen: true },
-  { seed: 2, steps: 700, listen: false },
-  { seed: 3, steps: 500, listen: true, limits: TIGHT },
-  { seed: 4, steps: 500, listen: false, limits: TIGHT },
-  { seed: 0xc0ffee, steps: 500, listen: true },
-  { seed: 0x5eed5, steps: 400, listen: false, limits: { ...TIGHT, maxFrames: 70 } }
+  { seed: 1, steps: 900, listen: true },
+  { seed: 2, steps: 900, listen: false },
+  { seed: 3, steps: 600, listen: true, limits: TIGHT },
+  { seed: 4, steps: 600, listen: false, limits: TIGHT },
+  { seed: 0xc0ffee, steps: 900, listen: true },
+  { seed: 0x5eed5, steps: 500, listen: false, limits: { ...TIGHT, maxFrames: 70 } },
+  { seed: 7, steps: 900, listen: false, gen: { maxLive: 8 } },
+  { seed: 8, steps: 700, listen: true, limits: TIGHT, gen: { invalid: 0.15 } },
+  { seed: 9, steps: 900, listen: true, gen: { maxLive: 3 } },
+  { seed: 10, steps: 700, listen: false, limits: { maxFrames: 60, maxSwapSlots: 6, maxVmasPerProcess: 8, maxProcesses: 9 }, gen: { maxLive: 9, invalid: 0.2 } }
 ]
 
 type FailureKind = 'crash' | 'error-changed-state' | 'query-changed-state' | 'violation' | 'semantics' | 'hidden-state' | 'leak'
@@ -255,15 +260,16 @@ const soak = /^(\d+)\.\.(\d+)$/.exec(process.env.RMAP_SEEDS ?? '')
 const soakPlans = (from: number, to: number): Plan[] => {
   const out: Plan[] = []
   for (let seed = from; seed < to; seed++) {
-    out.push({ seed, steps: Number(process.env.RMAP_STEPS ?? 700), listen: seed % 2 === 0 })
-    out.push({ seed, steps: Number(process.env.RMAP_STEPS ?? 700), listen: seed % 2 === 1, limits: TIGHT })
+    out.push({ seed, steps: Number(process.env.RMAP_STEPS ?? 700), listen: seed % 2 === 0, gen: envGen })
+    out.push({ seed, steps: Number(process.env.RMAP_STEPS ?? 700), listen: seed % 2 === 1, limits: envLimits ?? TIGHT, gen: envGen })
   }
   return out
 }
 const custom = only !== undefined || soak !== null
+const envGen = process.env.RMAP_GEN !== undefined ? JSON.parse(process.env.RMAP_GEN) as GenOptions : undefined
 const envLimits = process.env.RMAP_LIMITS !== undefined ? JSON.parse(process.env.RMAP_LIMITS) as Partial<SimLimits> : undefined
 const plans: Plan[] = only !== undefined
-  ? [{ seed: only, steps: Number(process.env.RMAP_STEPS ?? 700), listen: process.env.RMAP_QUIET !== '1', limits: envLimits }]
+  ? [{ seed: only, steps: Number(process.env.RMAP_STEPS ?? 700), listen: process.env.RMAP_QUIET !== '1', limits: envLimits, gen: envGen }]
   : soak !== null ? soakPlans(Number(soak[1]), Number(soak[2])) : PLANS
 
 if (process.env.RMAP_REPLAY !== undefined) {
@@ -283,7 +289,7 @@ for (const kernel of process.env.RMAP_REPLAY === undefined ? models : []) {
     let steps = 0
     let orphans = 0
     for (const plan of plans) {
-      const cfg = { kernel, seed: plan.seed, steps: plan.steps, limits: plan.limits, listen: plan.listen }
+      const cfg = { kernel, seed: plan.seed, steps: plan.steps, limits: plan.limits, listen: plan.listen, gen: plan.gen }
       const label = `seed ${plan.seed}${plan.limits !== undefined ? ' (tight limits)' : ''}${plan.listen ? ' (with a listener)' : ''}`
       const r = run(cfg)
       steps += r.log.length
@@ -303,7 +309,7 @@ for (const kernel of process.env.RMAP_REPLAY === undefined ? models : []) {
       t.fail(`${label}: ${r.failure.kind} at call ${r.failure.at}`, {
         diagnostic: true,
         failure: r.failure.message,
-        reproduce: `RMAP_SEED=${plan.seed} RMAP_MODEL=${kernel} RMAP_STEPS=${plan.steps}${limits} npx tap test/sim/random.test.ts`,
+        reproduce: `RMAP_SEED=${plan.seed} RMAP_MODEL=${kernel} RMAP_STEPS=${plan.steps}${limits}${plan.gen !== undefined ? ` RMAP_GEN='${JSON.stringify(plan.gen)}'` : ''}${plan.listen ? '' : ' RMAP_QUIET=1'} npx tap test/sim/random.test.ts`,
         replay: `save the shrunk calls below to a file, then: RMAP_REPLAY=<file> RMAP_MODEL=${kernel}${limits} npx tap test/sim/random.test.ts`
       })
       t.comment([

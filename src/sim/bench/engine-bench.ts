@@ -324,8 +324,13 @@ async function main (): Promise<void> {
         const forkMs = summarize(samples[k].map((s) => s.forkMs))
         const ptesCopied = samples[k][0].ptesCopied
         results[k].fork = {
-          pages: FORK_PAGES, ptesCopied, forkMs, exitMs: summarize(samples[k].map((s) => s.exitMs)),
-          ptesPerSec: ptesCopied / (forkMs.median / 1000), samples: samples[k], parentBuildMs: parents[k].buildMs
+          pages: FORK_PAGES,
+          ptesCopied,
+          forkMs,
+          exitMs: summarize(samples[k].map((s) => s.exitMs)),
+          ptesPerSec: ptesCopied / (forkMs.median / 1000),
+          samples: samples[k],
+          parentBuildMs: parents[k].buildMs
         }
       }
     }

@@ -30,6 +30,7 @@ export class Rng {
     if (items.length === 0) throw new Error('Rng.pick: empty array')
     return items[Math.floor(this.next() * items.length)]
   }
+
   /** A key chosen with probability proportional to its weight. */
   weighted<K extends string> (weights: Readonly<Record<K, number>>): K {
     const entries = Object.entries(weights) as Array<[K, number]>

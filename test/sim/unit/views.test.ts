@@ -103,8 +103,19 @@ for (const kernel of MODELS_UNDER_TEST) {
     s.createFile('lib', 4)
     const v = s.mmap(pid, { addr: A, pages: 2, file: 'lib', offset: 1, prot: 'rx' })
     t.same({ ...v, id: 0 }, {
-      id: 0, start: A, end: A + 2 * PAGE, pages: 2, pgoff: 1, prot: 'rx', flags: ['read', 'exec', 'mayread', 'maywrite', 'mayexec'],
-      flagsRaw: v.flagsRaw, shared: false, file: 'lib', fileKind: 'file', anonVma: null, anonVmaChain: []
+      id: 0,
+      start: A,
+      end: A + 2 * PAGE,
+      pages: 2,
+      pgoff: 1,
+      prot: 'rx',
+      flags: ['read', 'exec', 'mayread', 'maywrite', 'mayexec'],
+      flagsRaw: v.flagsRaw,
+      shared: false,
+      file: 'lib',
+      fileKind: 'file',
+      anonVma: null,
+      anonVmaChain: []
     })
     s.access(pid, A, 'exec')
     const info = s.processInfo(pid)

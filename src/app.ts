@@ -108,7 +108,6 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     else if (why === 'expired') s.events.closeAll(CLOSE.sessionExpired, 'session expired')
     else s.events.closeAll(CLOSE.goingAway, 'server shutting down')
   })
-  app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
 
   await registerHardening(app)
   app.setNotFoundHandler(config.RATE_LIMIT_PER_MINUTE > 0 ? { preHandler: app.rateLimit() } : {}, notFoundHandler)

@@ -60,10 +60,11 @@ export function registerMetrics (app: FastifyInstance, eventLag: LagSink): void 
   eventLag.dropped = (reason) => { dropped.inc({ reason }) }
   app.decorate('metrics', { registry, rmapWalk })
   app.decorate('metricsHooks', { wsDropped: (why: string) => { dropped.inc({ reason: why }) } })
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     requests.inc({ method: request.method, route, status: String(reply.statusCode) })
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    done()
   })
   app.addHook('onClose', async () => { eventLag.observe = undefined; eventLag.dropped = undefined })
 }

@@ -62,7 +62,10 @@ export class Subscriber {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, MAX_BATCH)
       const msg = batch.length === 1 ? eventJson(batch[0]) : '[' + batch.map(eventJson).join(',') + ']'
-      if (this.socket.bufferedAmount + msg.length > this.hub.maxBufferedBytes) {
+      // Only a client that is behind (something still queued) is dropped: a single message larger
+      // than the cap still goes out to a client that keeps up.
+      const queued = this.socket.bufferedAmount
+      if (queued > 0 && queued + msg.length > this.hub.maxBufferedBytes) {
         this.pending.length = 0
         this.hub.drop(this, CLOSE.tooSlow, `too slow: resume with ?since=${this.lastSeq}`)
         return

@@ -73,7 +73,7 @@ export function copyPageRange (k: Kernel, dst: Mm, dstVma: Vma, src: Mm, srcVma:
     for (let i = first; i < to; i++) {
       const pte = ptes[i]
       if (pte === 0) continue
-      const low = pte % 4096
+      const low = (pte & 0xfff)
       let child = pte
       if ((low & (PTE_PRESENT | PTE_PROTNONE)) !== 0) {
         const pfn = (pte - low) / 4096
@@ -97,7 +97,7 @@ export function copyPageRange (k: Kernel, dst: Mm, dstVma: Vma, src: Mm, srcVma:
           else ptes[i] = wp
           child = wp
         }
-        const cl = child % 4096
+        const cl = (child & 0xfff)
         child = child - cl + (cl & ~childClear)
       } else {
         // A swap entry (migration entries never outlive the operation that made them).

@@ -65,7 +65,7 @@ export class FrameTable {
   private live = 0
   readonly maxFrames: number
 
-  constructor (maxFrames: number, initialCapacity = 64) {
+  constructor (maxFrames: number, initialCapacity = 16) {
     this.maxFrames = maxFrames
     const cap = Math.max(2, initialCapacity)
     this.flags = new Uint32Array(cap)

@@ -1,7 +1,7 @@
 import { PAGE_SIZE } from './constants.js'
 import type { Kernel } from './kernel.js'
 import { zapRange } from './memory.js'
-import { checkUserRange } from './mmap.js'
+import { checkPages, checkUserRange } from './mmap.js'
 import type { Mm } from './mm.js'
 import { checkFullyMapped } from './mprotect.js'
 
@@ -9,6 +9,7 @@ import { checkFullyMapped } from './mprotect.js'
 export type Advice = 'dontneed'
 
 export function checkMadvise (mm: Mm, addr: number, pages: number): void {
+  checkPages(pages, 'madvise')
   checkUserRange(addr, pages * PAGE_SIZE, 'madvise')
   checkFullyMapped(mm, addr, addr + pages * PAGE_SIZE, 'madvise')
 }

@@ -115,7 +115,7 @@ export function handleMmFault (k: Kernel, mm: Mm, addr: number, op: AccessOp): F
 
 /** Whether the MMU completes the access without a fault: present, and writable / executable as needed. */
 function hardwareAllows (pte: number, op: AccessOp): boolean {
-  const bits = pte % 4096
+  const bits = (pte & 0xfff)
   if ((bits & PTE_PRESENT) === 0) return false
   if (op === 'write') return (bits & PTE_RW) !== 0
   if (op === 'exec') return (bits & PTE_NX) === 0
@@ -300,13 +300,20 @@ export function zapRange (k: Kernel, mm: Mm, vma: Vma, lo: number, hi: number): 
       if (pteMapped(pte)) {
         const pfn = ptePfn(pte)
         if (pfn === ZERO_PFN) continue
-        if (k.isAnonPage(pfn)) mm.rss.anon--
+        const anon = k.isAnonPage(pfn)
+        if (anon) mm.rss.anon--
         else {
           if (pteDirty(pte)) k.setPageFlags(pfn, PG.dirty)
           rssFileCounter(mm, spaceOf(k, pfn), -1)
         }
         k.unmapPage(pfn)
         k.putPage(pfn)
+        // free_pages_and_swap_cache() -> free_swap_cache(): an anonymous page left only in the swap
+        // cache, with no swap entry using its slot, leaves the cache (and is freed).
+        if (anon && k.refcount(pfn) > 0 && k.mapcount(pfn) === 0 && (k.pageFlags(pfn) & PG.swapcache) !== 0) {
+          const slot = k.swap.slotOfPfn.get(pfn)
+          if (slot !== undefined && k.swap.count(slot) === 0) deleteFromSwapCache(k, pfn)
+        }
       } else if (pteIsSwap(pte)) {
         mm.rss.swap--
         freeSwapAndCache(k, swpOffset(pte))

@@ -37,6 +37,11 @@ function splitsAdded (mm: Mm, lo: number, hi: number): number {
   return v !== undefined && v.start < lo && v.end > hi ? 1 : 0
 }
 
+/** A length in pages: a positive whole number (1.5 pages is not a length mmap can express). */
+export function checkPages (pages: number, what: string, field = 'pages'): void {
+  if (!Number.isSafeInteger(pages) || pages <= 0) throw new InvalidArgumentError(`${what}: ${field} must be a whole number of pages, at least 1`, 'EINVAL', { [field]: pages })
+}
+
 export function checkUserRange (addr: number, len: number, what: string): void {
   if (!Number.isSafeInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) {
     throw new InvalidArgumentError(`${what}: address ${Number.isFinite(addr) ? hex(addr) : String(addr)} is not a page-aligned user address`, 'EINVAL', { addr })
@@ -48,7 +53,7 @@ export function checkUserRange (addr: number, len: number, what: string): void {
 }
 
 /** Validates an mmap request against the state; returns the address it will use. Changes nothing. */
-export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): number {
+export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): { addr: number, searched: boolean } {
   const len = a.pages * PAGE_SIZE
   if (!Number.isSafeInteger(a.pages) || a.pages <= 0) throw new InvalidArgumentError('mmap: length must be at least one page', 'EINVAL', { pages: a.pages })
   if (a.file !== null && a.file.kind === 'file') {
@@ -66,27 +71,29 @@ export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): number {
       throw new ConflictError(`mmap: [${hex(a.addr)}, ${hex(a.addr + len)}) overlaps the mapping at [${hex(v.start)}, ${hex(v.end)}) (MAP_FIXED_NOREPLACE)`, 'EEXIST', { addr: a.addr, existing: { start: v.start, end: v.end } })
     }
     ensureVmaRoom(k, mm, 1 + (mode === 'replace' ? splitsAdded(mm, a.addr, a.addr + len) : 0))
-    return a.addr
+    return { addr: a.addr, searched: false }
   }
   ensureVmaRoom(k, mm, 1)
   if (a.addr !== undefined) {
     // A hint is only a hint: rounded (round_hint_to_min), used when the range there is free.
     if (!Number.isSafeInteger(a.addr) || a.addr < 0) throw new InvalidArgumentError(`mmap: hint ${String(a.addr)} is not an address`, 'EINVAL', { addr: a.addr })
     const hint = k.model.roundHint(a.addr)
-    if (hint !== 0 && hint >= k.model.mmapMinAddr && hint + len <= TASK_SIZE && mm.isFree(hint, hint + len)) return hint
+    if (hint !== 0 && hint >= k.model.mmapMinAddr && hint + len <= TASK_SIZE && mm.isFree(hint, hint + len)) return { addr: hint, searched: false }
   }
   const anonPrivate = a.file === null && !a.shared
   const addr = k.model.getUnmappedArea(mm, len, anonPrivate)
   if (addr === null) throw new LimitError(`mmap: no free range of ${a.pages} pages in process ${mm.pid}`, { pages: a.pages })
-  return addr
+  return { addr, searched: true }
 }
 
 /**
  * do_mmap() + mmap_region() at an address checkMmap() approved: a VMA (merged with a neighbour when
  * flags, file, pgoff and anon_vma allow), its pgoff chosen as the kernel does.
  */
-export function doMmap (k: Kernel, mm: Mm, a: MmapArgs, addr: number): Vma {
+export function doMmap (k: Kernel, mm: Mm, a: MmapArgs, at: { addr: number, searched: boolean }): Vma {
+  const addr = at.addr
   const end = addr + a.pages * PAGE_SIZE
+  if (at.searched) k.model.noteSearchedArea(mm, addr, a.pages * PAGE_SIZE)
   if ((a.fixed ?? 'noreplace') === 'replace' && a.addr !== undefined) doMunmap(k, mm, addr, end)
   let flags = a.flags | VM.MAYREAD | VM.MAYWRITE | VM.MAYEXEC
   let file = a.file
@@ -151,6 +158,7 @@ export function doMunmap (k: Kernel, mm: Mm, lo: number, hi: number): void {
 
 /** Checks an munmap request; changes nothing. */
 export function checkMunmap (k: Kernel, mm: Mm, addr: number, pages: number): void {
+  checkPages(pages, 'munmap')
   checkUserRange(addr, pages * PAGE_SIZE, 'munmap')
   ensureVmaRoom(k, mm, splitsAdded(mm, addr, addr + pages * PAGE_SIZE))
 }

@@ -2,7 +2,7 @@ import { PAGE_SIZE, hex } from './constants.js'
 import { InvalidArgumentError } from './errors.js'
 import { PG, ZERO_PFN } from './frames.js'
 import type { Kernel } from './kernel.js'
-import { ensureVmaRoom, checkUserRange } from './mmap.js'
+import { checkPages, ensureVmaRoom, checkUserRange } from './mmap.js'
 import type { Mm } from './mm.js'
 import { vmPageProt, wantsWriteNotify } from './prot.js'
 import { PTE_ACCESSED, PTE_DIRTY, PTE_RW, PTE_SPECIAL, pteMapped, ptePfn } from './pte.js'
@@ -24,6 +24,7 @@ export function checkFullyMapped (mm: Mm, lo: number, hi: number, what: string):
 }
 
 export function checkMprotect (k: Kernel, mm: Mm, addr: number, pages: number): void {
+  checkPages(pages, 'mprotect')
   checkUserRange(addr, pages * PAGE_SIZE, 'mprotect')
   const hi = addr + pages * PAGE_SIZE
   const vmas = checkFullyMapped(mm, addr, hi, 'mprotect')
@@ -83,17 +84,17 @@ function changeProtection (k: Kernel, mm: Mm, vma: Vma): void {
     for (let i = from; i < to; i++) {
       const pte = leaf.ptes[i]
       if (!pteMapped(pte)) continue
-      const low = pte % 4096
+      const low = (pte & 0xfff)
       let next = pte - low + ((low & KEEP) | (prot & ~KEEP))
-      if (tryWritable && (next % 4096 & PTE_RW) === 0 && canChangePteWritable(k, vma, next)) next += PTE_RW
+      if (tryWritable && ((next & 0xfff) & PTE_RW) === 0 && canChangePteWritable(k, vma, next)) next += PTE_RW
       if (next !== pte) k.setPte(mm, leaf, i, base + i * PAGE_SIZE, next)
     }
   })
 }
 
 function canChangePteWritable (k: Kernel, vma: Vma, pte: number): boolean {
-  if ((pte % 4096 & 0x1) === 0) return false // pte_protnone
-  if (vma.isShared) return (pte % 4096 & PTE_DIRTY) !== 0
+  if (((pte & 0xfff) & 0x1) === 0) return false // pte_protnone
+  if (vma.isShared) return ((pte & 0xfff) & PTE_DIRTY) !== 0
   const pfn = ptePfn(pte)
   return pfn !== ZERO_PFN && k.isAnonPage(pfn) && (k.pageFlags(pfn) & PG.anonExclusive) !== 0
 }

@@ -1,7 +1,7 @@
 import { PAGE_SIZE, TASK_SIZE, hex } from './constants.js'
 import { InvalidArgumentError, LimitError } from './errors.js'
 import type { Kernel } from './kernel.js'
-import { checkUserRange, doMunmap, ensureVmaRoom, neighbours } from './mmap.js'
+import { checkPages, checkUserRange, doMunmap, ensureVmaRoom, neighbours } from './mmap.js'
 import type { Mm } from './mm.js'
 import { pteIndex } from './page-table.js'
 import { adjustVma, linkVma, tryMerge } from './vma-ops.js'
@@ -21,10 +21,12 @@ export interface MremapArgs {
 
 export type MremapPlan =
   | { kind: 'shrink' | 'same' | 'expand', vma: Vma }
-  | { kind: 'move', vma: Vma, to: number }
+  | { kind: 'move', vma: Vma, to: number, searched?: boolean }
   | { kind: 'moveMany', parts: Array<{ from: number, len: number, to: number }> }
 
 export function checkMremap (k: Kernel, mm: Mm, a: MremapArgs): MremapPlan {
+  checkPages(a.pages, 'mremap')
+  checkPages(a.newPages, 'mremap', 'newPages')
   checkUserRange(a.addr, a.pages * PAGE_SIZE, 'mremap')
   if (!Number.isSafeInteger(a.newPages) || a.newPages <= 0) throw new InvalidArgumentError('mremap: the new length must be at least one page', 'EINVAL', { newPages: a.newPages })
   const oldLen = a.pages * PAGE_SIZE
@@ -60,7 +62,7 @@ export function checkMremap (k: Kernel, mm: Mm, a: MremapArgs): MremapPlan {
   const to = k.model.getUnmappedArea(mm, newLen, vma.file === null && !vma.isShared)
   if (to === null) throw new LimitError(`mremap: no free range of ${a.newPages} pages`)
   k.frames.ensureAvailable(mm.pgtable.tablesNeeded(to, to + oldLen), 'mremap')
-  return { kind: 'move', vma, to }
+  return { kind: 'move', vma, to, searched: true }
 }
 
 export function doMremap (k: Kernel, mm: Mm, a: MremapArgs, plan: MremapPlan): number {
@@ -105,6 +107,7 @@ export function doMremap (k: Kernel, mm: Mm, a: MremapArgs, plan: MremapPlan): n
     case 'move': {
       // mremap_to(): MREMAP_FIXED first unmaps the destination, then trims the old range.
       let moveLen = oldLen
+      if (plan.searched === true) k.model.noteSearchedArea(mm, plan.to, newLen)
       if (a.newAddr !== undefined) doMunmap(k, mm, plan.to, plan.to + newLen)
       if (newLen < oldLen) {
         doMunmap(k, mm, a.addr + newLen, a.addr + oldLen)

@@ -28,25 +28,27 @@ export const SWP_MIG_YOUNG = 0x20
 export const SWP_MIG_DIRTY = 0x40
 
 const LOW = 4096
+// The low 12 bits of an entry are `pte & 0xfff`: ToInt32 keeps the value modulo 2^32, a multiple of
+// 4096, so this is exact for every entry (below 2^53) and far cheaper than `%` on a float64.
 
 export const pteNone = (pte: number): boolean => pte === 0
-export const pteBits = (pte: number): number => pte % LOW
-export const ptePfn = (pte: number): number => (pte - (pte % LOW)) / LOW
+export const pteBits = (pte: number): number => (pte & 0xfff)
+export const ptePfn = (pte: number): number => (pte - (pte & 0xfff)) / LOW
 /** pte_present() on x86 is true for PROT_NONE entries too: the page is still mapped. */
-export const pteMapped = (pte: number): boolean => pte !== 0 && (pte % LOW & (PTE_PRESENT | PTE_PROTNONE)) !== 0
-export const pteIsSwap = (pte: number): boolean => pte !== 0 && (pte % LOW & 0x7) === SWP_TAG_SWAP
-export const pteIsMigration = (pte: number): boolean => pte !== 0 && (pte % LOW & 0x7) === SWP_TAG_MIGRATION
-export const pteWrite = (pte: number): boolean => (pte % LOW & PTE_RW) !== 0
-export const pteYoung = (pte: number): boolean => (pte % LOW & PTE_ACCESSED) !== 0
-export const pteDirty = (pte: number): boolean => (pte % LOW & PTE_DIRTY) !== 0
+export const pteMapped = (pte: number): boolean => pte !== 0 && ((pte & 0xfff) & (PTE_PRESENT | PTE_PROTNONE)) !== 0
+export const pteIsSwap = (pte: number): boolean => pte !== 0 && ((pte & 0xfff) & 0x7) === SWP_TAG_SWAP
+export const pteIsMigration = (pte: number): boolean => pte !== 0 && ((pte & 0xfff) & 0x7) === SWP_TAG_MIGRATION
+export const pteWrite = (pte: number): boolean => ((pte & 0xfff) & PTE_RW) !== 0
+export const pteYoung = (pte: number): boolean => ((pte & 0xfff) & PTE_ACCESSED) !== 0
+export const pteDirty = (pte: number): boolean => ((pte & 0xfff) & PTE_DIRTY) !== 0
 
 export const makePte = (pfn: number, bits: number): number => pfn * LOW + bits
-export const setBits = (pte: number, bits: number): number => pte - (pte % LOW) + ((pte % LOW) | bits)
-export const clearBits = (pte: number, bits: number): number => pte - (pte % LOW) + ((pte % LOW) & ~bits)
+export const setBits = (pte: number, bits: number): number => pte - ((pte & 0xfff)) + (((pte & 0xfff)) | bits)
+export const clearBits = (pte: number, bits: number): number => pte - ((pte & 0xfff)) + (((pte & 0xfff)) & ~bits)
 export const makeSwapPte = (offset: number, exclusive: boolean): number =>
   offset * LOW + SWP_TAG_SWAP + (exclusive ? SWP_EXCLUSIVE : 0)
 /** The swap offset or migration PFN of a non-present entry. */
-export const swpOffset = (pte: number): number => (pte - (pte % LOW)) / LOW
+export const swpOffset = (pte: number): number => (pte - (pte & 0xfff)) / LOW
 
 export type PteKind = 'none' | 'present' | 'protnone' | 'swap' | 'migration'
 
@@ -68,7 +70,7 @@ export interface DecodedPte {
 
 export function pteKind (pte: number): PteKind {
   if (pte === 0) return 'none'
-  const bits = pte % LOW
+  const bits = (pte & 0xfff)
   if (bits & PTE_PRESENT) return 'present'
   if (bits & PTE_PROTNONE) return 'protnone'
   if ((bits & 0x7) === SWP_TAG_SWAP) return 'swap'
@@ -78,7 +80,7 @@ export function pteKind (pte: number): PteKind {
 /** The value a kernel would hold, as a hex string (BigInt: NX is bit 63). */
 export function rawPte (pte: number): string {
   if (pte === 0) return '0x0'
-  const bits = pte % LOW
+  const bits = (pte & 0xfff)
   if ((bits & (PTE_PRESENT | PTE_PROTNONE)) === 0) return '0x' + pte.toString(16)
   let v = BigInt(ptePfn(pte)) << 12n | BigInt(bits & ~PTE_NX)
   if (bits & PTE_NX) v |= 1n << 63n
@@ -89,7 +91,7 @@ export function decodePte (pte: number): DecodedPte {
   const kind = pteKind(pte)
   const raw = rawPte(pte)
   if (kind === 'none') return { kind, raw }
-  const bits = pte % LOW
+  const bits = (pte & 0xfff)
   if (kind === 'swap') return { kind, raw, swapOffset: swpOffset(pte), exclusive: (bits & SWP_EXCLUSIVE) !== 0 }
   if (kind === 'migration') {
     return { kind, raw, pfn: swpOffset(pte), writable: (bits & SWP_MIG_WRITE) !== 0 }

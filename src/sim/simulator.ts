@@ -118,9 +118,9 @@ export class Simulator {
     this.journalLimit = opts.journalLimit ?? 100_000
   }
 
-  private record (op: Op): void {
+  private record (op: Op | (() => Op)): void {
     if (this.journal.length >= this.journalLimit) { this.journalTruncated = true; return }
-    this.journal.push(op)
+    this.journal.push(typeof op === 'function' ? op() : op)
   }
 
   get version (): KernelVersion { return this.kernel.model.version }
@@ -237,8 +237,8 @@ export class Simulator {
     const flags = parseProt(o.prot ?? 'rw')
     const file = o.file !== undefined ? this.file(o.file) : null
     const args = { addr: o.addr, fixed: o.fixed, pages: o.pages, flags, shared: o.shared ?? false, file, offset: o.offset ?? 0 }
-    const addr = checkMmap(this.kernel, mm, args)
-    const v = vmaView(this.run('mmap', pid, () => doMmap(this.kernel, mm, args, addr)))
+    const at = checkMmap(this.kernel, mm, args)
+    const v = vmaView(this.run('mmap', pid, () => doMmap(this.kernel, mm, args, at)))
     this.record({ op: 'mmap', pid, ...(o.addr === undefined ? {} : { addr: hex(o.addr) }), ...(o.fixed === undefined ? {} : { fixed: o.fixed }), pages: o.pages, prot: o.prot ?? 'rw', shared: o.shared ?? false, ...(o.file === undefined ? {} : { file: o.file, offset: o.offset ?? 0 }) })
     return v
   }
@@ -284,7 +284,7 @@ export class Simulator {
       cause.path = res.path
       return res
     })
-    if (r.signal === undefined) this.record({ op, pid, addr: hex(addr) })
+    if (r.signal === undefined) this.record(() => ({ op, pid, addr: hex(addr) }))
     return {
       pid,
       addr,

@@ -54,7 +54,8 @@ export const TASK_UNMAPPED_BASE_2611 = Math.ceil(2 ** 47 / 3 / PAGE_SIZE) * PAGE
 
 /**
  * 2.6.11 arch/x86_64/kernel/sys_x86_64.c arch_get_unmapped_area(): bottom-up first fit from
- * mm->free_area_cache, restarting once from TASK_UNMAPPED_BASE; success moves the cache past it.
+ * mm->free_area_cache, restarting once from TASK_UNMAPPED_BASE. (Success moves the cache past the
+ * area: the caller does that once the mapping is really made, see KernelModel.noteSearchedArea.)
  */
 export function getUnmappedArea2611 (mm: Mm, len: number): number | null {
   const begin = TASK_UNMAPPED_BASE_2611
@@ -63,10 +64,7 @@ export function getUnmappedArea2611 (mm: Mm, len: number): number | null {
   let start = Math.max(mm.freeAreaCache, begin)
   for (;;) {
     const addr = unmappedAreaBottomup(mm, len, start, end)
-    if (addr !== null) {
-      mm.freeAreaCache = addr + len
-      return addr
-    }
+    if (addr !== null) return addr
     if (start === begin) return null
     start = begin
   }

@@ -45,8 +45,8 @@ function record (kernel: KernelVersion, seed: number, steps: number, limits?: Pa
   // Serialised after the sequence: an access sets its cause's fault path when the fault is done.
   const stream = JSON.stringify(events)
   const snapshot = { calls, results, events: [...events], stream, state }
-  const end = (teardown(sim, true), fingerprint(sim))
-  return { ...snapshot, end }
+  teardown(sim, true)
+  return { ...snapshot, end: fingerprint(sim) }
 }
 
 /** Where two lists first differ, for a readable failure. */

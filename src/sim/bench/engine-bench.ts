@@ -1,7 +1,8 @@
 /**
  * Engine micro-benchmarks for the rmap simulator, both kernel models side by side.
  *
- *   npm run bench                                   (package.json: "bench": "tsx src/sim/bench/engine-bench.ts")
+ *   npm run bench        ("bench": "node --expose-gc --import tsx src/sim/bench/engine-bench.ts",
+ *                         or "tsx src/sim/bench/engine-bench.ts": both work)
  *   npx tsx src/sim/bench/engine-bench.ts [options]
  *   node --expose-gc --import tsx src/sim/bench/engine-bench.ts [options]
  *
@@ -31,6 +32,9 @@
  *      with an empty visitor, no facade views) separates walk cost from result building.
  *   4. heap:  (heapUsed + arrayBuffers) after a full GC, before and after the 1,000,000 pages of the
  *      fork parent are made resident; divided by the page count.
+ * When the Simulator has an op journal (journalLimit, default 100,000 ops), faults and heap are also
+ * measured with journalLimit 0, to separate the engine from the journal.
+ * The footer prints the 1-minute load average: on this 2-vCPU box other work skews every figure.
  */
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'

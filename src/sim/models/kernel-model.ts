@@ -54,6 +54,8 @@ export interface KernelModel {
 
   /** get_unmapped_area() for a mapping without a fixed address; null when nothing fits (ENOMEM). */
   getUnmappedArea: (mm: Mm, len: number, anonPrivate: boolean) => number | null
+  /** A mapping was made where getUnmappedArea chose (2.6.11: mm->free_area_cache = addr + len). */
+  noteSearchedArea: (mm: Mm, addr: number, len: number) => void
   /** Bookkeeping of the address search when a range is unmapped (2.6.11 arch_unmap_area). */
   noteUnmap: (mm: Mm, addr: number) => void
   /** The search state a new or forked mm starts with. */

@@ -50,6 +50,7 @@ export const linux2611: KernelModel = {
   },
 
   getUnmappedArea: (mm, len) => getUnmappedArea2611(mm, len),
+  noteSearchedArea (mm, addr, len) { mm.freeAreaCache = addr + len },
   // arch_unmap_area(): a hole below the cache makes the next search start there.
   noteUnmap (mm, addr) {
     if (addr >= TASK_UNMAPPED_BASE_2611 && addr < mm.freeAreaCache) mm.freeAreaCache = addr

@@ -70,6 +70,7 @@ export const linux618: KernelModel = {
   },
 
   getUnmappedArea: getUnmappedAreaModern,
+  noteSearchedArea: () => {},
   noteUnmap: () => {},
   initMm: () => {},
 

@@ -87,12 +87,10 @@ export const ARENA = 0x10000000
 export const ARENA_PAGES = 96
 
 /**
- * Known engine bug: munmap, mprotect, madvise and mremap accept a fractional page count (1.5 pages is
- * 6144 bytes, a whole number, so the byte-length check passes); VMAs then get unaligned bounds (an
- * invariant violation) or the interval tree throws a plain Error. The generator leaves fractional
- * counts out of those calls while this is false; mmap, createFile and access still get them.
+ * Fractional page counts (1.5 pages is 6144 bytes, a whole number of bytes) must be refused by every
+ * call that takes a length (it once reached the VMAs of munmap, mprotect, madvise and mremap).
  */
-export const FRACTIONAL_RANGE_PAGES = false
+export const FRACTIONAL_RANGE_PAGES = true
 
 const FILE_NAMES = ['fa', 'fb', 'fc', 'fd']
 const PROTS = ['r', 'rw', 'none', 'rwx', 'rw', 'r', 'rx', 'w', 'x', 'wx']

@@ -77,14 +77,13 @@ export function pteKind (pte: number): PteKind {
   return 'migration'
 }
 
-/** The value a kernel would hold, as a hex string (BigInt: NX is bit 63). */
+/** The value a kernel would hold, as a hex string (NX is bit 63, so it is prefixed to the 60 low bits). */
 export function rawPte (pte: number): string {
   if (pte === 0) return '0x0'
   const bits = (pte & 0xfff)
   if ((bits & (PTE_PRESENT | PTE_PROTNONE)) === 0) return '0x' + pte.toString(16)
-  let v = BigInt(ptePfn(pte)) << 12n | BigInt(bits & ~PTE_NX)
-  if (bits & PTE_NX) v |= 1n << 63n
-  return '0x' + v.toString(16)
+  const low = (pte - PTE_NX * ((bits & PTE_NX) === 0 ? 0 : 1)).toString(16)
+  return (bits & PTE_NX) === 0 ? '0x' + low : '0x8' + low.padStart(15, '0')
 }
 
 export function decodePte (pte: number): DecodedPte {

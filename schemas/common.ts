@@ -76,3 +76,17 @@ export const Pte = z.object({
 export const pteOut = (p: DecodedPte): z.infer<typeof Pte> => p
 
 export const Empty = z.object({ ok: z.literal(true) })
+
+/** Keys of engine error details that hold addresses: shown in hex like every other address. */
+const ADDRESS_KEYS = new Set(['addr', 'newAddr', 'start', 'end', 'unmapped', 'vmaEnd'])
+
+export function hexAddresses (details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (details === undefined) return undefined
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(details)) {
+    if (typeof v === 'number' && ADDRESS_KEYS.has(k) && Number.isSafeInteger(v) && v >= 0) out[k] = '0x' + v.toString(16)
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = hexAddresses(v as Record<string, unknown>)
+    else out[k] = v
+  }
+  return out
+}

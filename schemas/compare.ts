@@ -8,7 +8,9 @@ export const CompareBody = z.discriminatedUnion('target', [
   z.object({
     target: z.literal('frame'),
     pfn: z.number().int().min(0),
-    expect: Fields.and(z.object({ mappings: z.array(z.object({ pid: z.number().int().min(1), addr: AddressIn }).strict()).max(100000).optional() }))
+    expect: z.object({
+      mappings: z.array(z.object({ pid: z.number().int().min(1), addr: AddressIn }).strict()).max(100000).optional()
+    }).catchall(z.union([Scalar, z.array(Scalar), z.record(z.string(), Scalar)]))
   }).strict(),
   z.object({ target: z.literal('pte'), pid: z.number().int().min(1), addr: AddressIn, expect: Fields }).strict(),
   z.object({

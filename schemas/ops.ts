@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { AccessResult, OpOutcome, ProcessView, VmaView } from '../src/sim/index.js'
-import { toHex } from './common.js'
+import { hexAddresses, toHex } from './common.js'
 import { accessOut } from './memory.js'
 import { processOut, vmaOut } from './processes.js'
 
@@ -69,7 +69,8 @@ export const BatchReply = z.object({
   applied: z.boolean(),
   mode: z.enum(['atomic', 'continue']),
   failed: z.number().int(),
-  results: z.array(Outcome),
+  files: z.array(Outcome).meta({ description: 'Creation of the scenario\'s files, before the ops' }),
+  results: z.array(Outcome).meta({ description: 'One per op, numbered as in the request\'s ops[]' }),
   firstFailure: Outcome.optional(),
   probes: z.object({ same: z.array(z.array(z.string())), unmapped: z.array(z.string()), labels: z.record(z.string(), z.number().nullable()) }),
   processes: z.record(z.string(), z.number().int()).meta({ description: 'Live process names and their pids' })
@@ -84,7 +85,8 @@ export const JournalReply = z.object({
 
 /** An op's result on the wire: addresses in hex, as the single-operation routes give them. */
 export function outcomeOut (o: OpOutcome): OpOutcome {
-  if (!o.ok || o.result === null || o.result === undefined) return o
+  if (!o.ok) return o.error === undefined ? o : { ...o, error: { ...o.error, details: hexAddresses(o.error.details) } }
+  if (o.result === null || o.result === undefined) return o
   const r = o.result
   switch (o.op) {
     case 'spawn': case 'fork': return { ...o, result: processOut(r as ProcessView) }

@@ -23,7 +23,9 @@ function fields (prefix: string, expect: Record<string, unknown>, actual: Record
     }
     const a = Array.isArray(want) && Array.isArray(got) ? [...got].sort() : got
     const w = Array.isArray(want) ? [...want].sort() : want
-    out.push({ field: `${prefix}${key}`, expected: want, actual: got ?? null, ok: same(w, a) })
+    // VMA bounds are compared as numbers and shown in hex, like every address the API prints.
+    const isAddr = (key === 'start' || key === 'end') && typeof got === 'number'
+    out.push({ field: `${prefix}${key}`, expected: isAddr && typeof want === 'number' ? hex(want) : want, actual: isAddr ? hex(got) : got ?? null, ok: same(w, a) })
   }
 }
 

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
 import { ApiError, type ApiErrorCode } from '../api-error.js'
 import { SimError, type SimErrorCode } from '../sim/index.js'
+import { hexAddresses } from '../../schemas/common.js'
 
 const SIM_STATUS: Record<SimErrorCode, [number, ApiErrorCode]> = {
   not_found: [404, 'not_found'],
@@ -63,20 +64,6 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
   }
   request.log.error({ err }, 'unhandled error')
   reply.code(500).send(body('internal', 'internal server error'))
-}
-
-/** Keys of engine error details that hold addresses: shown in hex like every other address. */
-const ADDRESS_KEYS = new Set(['addr', 'newAddr', 'start', 'end', 'unmapped', 'vmaEnd'])
-
-function hexAddresses (details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (details === undefined) return undefined
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(details)) {
-    if (typeof v === 'number' && ADDRESS_KEYS.has(k) && Number.isSafeInteger(v) && v >= 0) out[k] = '0x' + v.toString(16)
-    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = hexAddresses(v as Record<string, unknown>)
-    else out[k] = v
-  }
-  return out
 }
 
 /**

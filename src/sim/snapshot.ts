@@ -1,4 +1,4 @@
-import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE } from './constants.js'
+import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, TASK_SIZE } from './constants.js'
 import { AddressSpace } from './address-space.js'
 import { AnonVma, type AnonVmaChain } from './anon-vma.js'
 import { InvalidArgumentError } from './errors.js'
@@ -102,6 +102,38 @@ export function takeSnapshot (k: Kernel): Snapshot {
 
 function bad (msg: string): never { throw new InvalidArgumentError(`snapshot: ${msg}`, 'EINVAL') }
 
+/**
+ * Ids still to be handed out must lie past every id in use (or the next spawn, mmap or fault would
+ * reuse one), names must be unique among live processes, VMAs must lie in user space, and the state
+ * must fit the snapshot's own limits.
+ */
+function checkCounters (k: Kernel, s: Snapshot, vmas: Map<number, Vma>): void {
+  const max = (xs: Iterable<number>): number => { let m = 0; for (const x of xs) if (x > m) m = x; return m }
+  const c = s.counters
+  if (c.nextPid <= max(s.processes.map((p) => p.pid))) bad(`counters.nextPid ${c.nextPid} is not past the pids in use`)
+  if (c.nextVmaId <= max(vmas.keys())) bad(`counters.nextVmaId ${c.nextVmaId} is not past the VMA ids in use`)
+  if (c.nextAnonVmaId <= max(s.anonVmas.map((a) => a.id))) bad(`counters.nextAnonVmaId ${c.nextAnonVmaId} is not past the anon_vma ids in use`)
+  if (c.nextSpaceId <= max(s.spaces.map((sp) => sp.id))) bad(`counters.nextSpaceId ${c.nextSpaceId} is not past the address_space ids in use`)
+  if (c.nextFileHandle <= max([...vmas.values()].map((v) => v.fileHandle))) bad(`counters.nextFileHandle ${c.nextFileHandle} is not past the file handles in use`)
+  const slots = [...s.swap.map.map(([slot]) => slot), ...s.swap.cache.map(([slot]) => slot)]
+  if (s.swap.next <= max(slots)) bad(`swap.next ${s.swap.next} is not past the swap slots in use`)
+  const inUse = new Set(slots)
+  for (const f of s.swap.freed) if (inUse.has(f) || f >= s.swap.next || f < 1) bad(`swap slot ${f} is listed as free but is in use or was never handed out`)
+  const names = new Set<string>()
+  for (const p of s.processes) {
+    if (p.name === null) continue
+    if (names.has(p.name)) bad(`two live processes are named "${p.name}"`)
+    names.add(p.name)
+  }
+  for (const v of vmas.values()) if (v.end > TASK_SIZE) bad(`VMA ${v.id} ends at ${v.end}, past the top of user space`)
+  const l = s.limits
+  if (s.processes.length > l.maxProcesses) bad(`${s.processes.length} processes exceed limits.maxProcesses ${l.maxProcesses}`)
+  if (k.files.size > l.maxFiles) bad(`${k.files.size} files exceed limits.maxFiles ${l.maxFiles}`)
+  for (const p of s.processes) if (p.vmas.length > l.maxVmasPerProcess) bad(`pid ${p.pid} has more VMAs than limits.maxVmasPerProcess`)
+  for (const sp of s.spaces) if (sp.named && sp.pages > l.maxFilePages) bad(`file ${sp.name} exceeds limits.maxFilePages`)
+  if (s.swap.map.length > l.maxSwapSlots) bad('more swap slots in use than limits.maxSwapSlots')
+}
+
 /** Fills a fresh kernel (same model and limits) from a snapshot; throws on any inconsistency. */
 export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
   if (s.format !== SNAPSHOT_FORMAT || s.version !== SNAPSHOT_VERSION) bad(`unknown format ${String(s.format)} v${String(s.version)} (expected ${SNAPSHOT_FORMAT} v${SNAPSHOT_VERSION})`)
@@ -184,6 +216,7 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
       avc.node = av.tree.insert(avc, avc.vma.pgoff, avc.vma.lastPgoff)
     }
   }
+  checkCounters(k, s, vmas)
   k.nextPid = s.counters.nextPid
   k.nextVmaId = s.counters.nextVmaId
   k.nextAnonVmaId = s.counters.nextAnonVmaId

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { WebSocket } from 'ws'
-import { errorReplies } from '../schemas/common.js'
+import { errorReplies, toHex } from '../schemas/common.js'
 import { ClientMessage, EventsQuery } from '../schemas/events.js'
 import { CLOSE, type Subscriber } from '../src/sessions/event-hub.js'
 import type { EventFilter } from '../src/sessions/event-filter.js'
@@ -8,6 +8,11 @@ import { SessionParams } from '../schemas/common.js'
 import { ApiError } from '../src/api-error.js'
 
 const MAX_ERRORS = 100
+
+/** A filter as the client reads it back: addresses in hex. */
+const filterOut = (f: EventFilter): Record<string, unknown> => ({
+  ...f, from: f.from === undefined ? undefined : toHex(f.from), to: f.to === undefined ? undefined : toHex(f.to)
+})
 
 /**
  * GET /v1/sessions/:sid/events: the session's events over a WebSocket. Auth happens before the
@@ -55,7 +60,7 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
       live.add(sub)
       let errors = 0
       const send = (obj: unknown): void => { if (!sub.closed) socket.send(JSON.stringify(obj)) }
-      send({ type: 'hello', session: session.id, kernel: session.kernel, seq: hub.seq, history: { oldest: hub.oldest, size: hub.historySize }, filter })
+      send({ type: 'hello', session: session.id, kernel: session.kernel, seq: hub.seq, history: { oldest: hub.oldest, size: hub.historySize }, filter: filterOut(filter) })
       if (gap !== null) send({ type: 'gap', from: gap.from, to: gap.to, message: `events ${gap.from}..${gap.to} are no longer in the history: re-read the state over HTTP` })
       sub.flush()
 
@@ -71,7 +76,7 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
           if (r.data.type === 'ping') send({ type: 'pong', seq: hub.seq })
           else {
             sub.setFilter(r.data.filter)
-            send({ type: 'subscribed', filter: r.data.filter, seq: hub.seq })
+            send({ type: 'subscribed', filter: filterOut(r.data.filter), seq: hub.seq })
           }
         } catch (err) {
           send({ type: 'error', error: { code: 'validation', message: err instanceof Error ? err.message : String(err) } })

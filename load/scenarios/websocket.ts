@@ -109,7 +109,7 @@ export interface FanOutResult {
   unexpectedCloses: number
 }
 
-const GEN_PAGES = 1024
+const GEN_PAGES = 4096
 const genBody = { mode: 'continue', ops: [{ op: 'fork', proc: 'P', child: 'C' }, { op: 'exit', proc: 'C' }] }
 
 async function generatorSession (ctx: Ctx): Promise<Session> {

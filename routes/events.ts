@@ -56,11 +56,15 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
       const q = request.query
       const filter: EventFilter = { pids: q.pid, pfns: q.pfn, from: q.from, to: q.to, types: q.types }
       const hub = session.events
-      const { sub, gap } = hub.subscribe(socket, filter, q.since)
+      // A since past the latest event would silently skip the events up to it: start from now
+      // instead, and say so.
+      const ahead = q.since !== undefined && q.since > hub.seq
+      const { sub, gap } = hub.subscribe(socket, filter, ahead ? hub.seq : q.since)
       live.add(sub)
       let errors = 0
       const send = (obj: unknown): void => { if (!sub.closed) socket.send(JSON.stringify(obj)) }
       send({ type: 'hello', session: session.id, kernel: session.kernel, seq: hub.seq, history: { oldest: hub.oldest, size: hub.historySize }, filter: filterOut(filter) })
+      if (ahead) send({ type: 'error', error: { code: 'validation', message: `since=${String(q.since)} is ahead of the latest event (${hub.seq}): streaming from ${hub.seq}` } })
       if (gap !== null) send({ type: 'gap', from: gap.from, to: gap.to, message: `events ${gap.from}..${gap.to} are no longer in the history: re-read the state over HTTP` })
       sub.flush()
 

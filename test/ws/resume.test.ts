@@ -93,3 +93,16 @@ t.test('EVENT_HISTORY=0: nothing to replay, the gap covers everything missed', a
   await client.settle()
   t.same(client.events().map((e) => e.seq), [seq + 1, seq + 2], 'only the live events follow')
 })
+
+t.test('?since= ahead of the stream is reported and the stream starts from now', async (t) => {
+  const srv = await startServer(t)
+  const s = await newSession(srv, '6.18')
+  await workload(srv, s)
+  const { client, hello } = await connect(t, srv, s, 'since=100000')
+  const notice = await client.next(5000, 'the notice')
+  t.match(notice, { type: 'error', error: { code: 'validation', message: /ahead of the latest event/ } })
+  await ok(srv, s, 'POST', '/processes/1/mmap', { addr: '0x20000000', pages: 1 })
+  const next = await client.next(5000, 'the next event')
+  const first = Array.isArray(next) ? next[0] : next
+  t.equal(first.seq, (hello.seq as number) + 1, 'the next event is the first after hello, none skipped')
+})

@@ -5,8 +5,8 @@ import { BatchReply, JournalReply, makeOpsBody, outcomeOut } from '../schemas/op
 import { SnapshotSchema } from '../schemas/snapshot.js'
 import { compare, type Expectation } from '../src/grading/compare.js'
 import { simOf } from '../src/plugins/session-auth.js'
-import { ApiError } from '../src/api-error.js'
-import { Simulator, applyBatch, type Op, type OpOutcome } from '../src/sim/index.js'
+import { runBatch } from '../src/grading/batch.js'
+import type { Op } from '../src/sim/index.js'
 
 /** For grading backends: batches of ops, snapshots, the journal, and field-by-field comparison. */
 const gradingRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -19,29 +19,7 @@ const gradingRoutes: FastifyPluginAsyncZod = async (app) => {
       body: makeOpsBody(app.config.MAX_BATCH_OPS),
       response: { 200: BatchReply, ...errorReplies }
     }
-  }, async (request, reply) => {
-    const sim = simOf(request)
-    const body = request.body
-    const files: Op[] = Object.keys(body.files ?? {}).sort().map((name) => ({ op: 'createFile', name, pages: (body.files ?? {})[name].pages }))
-    const ops = [...files, ...(body.ops as Op[])]
-    const r = applyBatch(sim, ops, body.mode, () => Simulator.fromSnapshot(sim.snapshot(), { verify: false }))
-    // Results are numbered as the client's ops[]; the scenario's files come first, apart.
-    const renumber = (o: OpOutcome): OpOutcome => outcomeOut({ ...o, index: o.index - files.length })
-    if (!r.applied) {
-      const f = r.firstFailure as OpOutcome
-      const where = f.index < files.length ? `creating file ${(files[f.index] as { name: string }).name}` : `op ${f.index - files.length} (${f.op})`
-      throw new ApiError(422, 'batch_failed', `${where} failed, so none was applied: ${f.error?.message ?? ''}`, {
-        mode: r.mode, applied: false, firstFailure: f.index < files.length ? outcomeOut(f) : renumber(f), inFiles: f.index < files.length
-      })
-    }
-    const processes = Object.fromEntries(sim.processes().filter((p) => p.name !== null).map((p) => [p.name as string, p.pid]))
-    return reply.send({
-      ...r,
-      files: r.results.slice(0, files.length).map(outcomeOut),
-      results: r.results.slice(files.length).map(renumber),
-      processes
-    })
-  })
+  }, async (request) => runBatch(simOf(request), { mode: request.body.mode, files: request.body.files, ops: request.body.ops as Op[] }, outcomeOut))
 
   app.get('/snapshot', {
     schema: { tags: ['grading'], summary: 'The complete state as versioned JSON (POST it to /v1/sessions to restore)', params: SessionParams, response: { 200: SnapshotSchema, ...errorReplies } }

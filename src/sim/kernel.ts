@@ -80,7 +80,8 @@ export class Kernel {
   }
 
   freeFrame (pfn: number): void {
-    const kind = this.frameKind(pfn)
+    // The kind is only needed for the event; nobody listening, no work on this hot path.
+    const kind = this.events.active ? this.frameKind(pfn) : undefined
     const s = pfn - this.frameBase
     const m = this.frames.mapping[s]
     if (m !== 0 && mappingIsAnon(m)) {

@@ -2,7 +2,7 @@ import { PAGE_SIZE, TASK_SIZE, hex, pageDown } from './constants.js'
 import { ConflictError, InvalidArgumentError, LimitError, NotFoundError } from './errors.js'
 import type { Cause, EventListener, FaultPath } from './events.js'
 import { checkProcessRoom, exitMm, fork, spawn } from './fork.js'
-import { ZERO_PFN } from './frames.js'
+import { PG, ZERO_PFN, fileMapping } from './frames.js'
 import { checkInvariants, type InvariantReport } from './invariants.js'
 import { DEFAULT_LIMITS, Kernel, type FrameKind, type SimLimits } from './kernel.js'
 import { checkMadvise, doMadvise, type Advice } from './madvise.js'
@@ -217,7 +217,7 @@ export class Simulator {
       ...fileView(f),
       cache: f.cachedIndexes().map((index) => {
         const pfn = f.cache.get(index) as number
-        return { index, pfn, mapcount: k.mapcount(pfn), dirty: frameView(k, pfn).flags.includes('dirty') }
+        return { index, pfn, mapcount: k.mapcount(pfn), dirty: (k.pageFlags(pfn) & PG.dirty) !== 0 }
       }),
       immap: [...f.immap.values()].map((v) => ({ pid: v.mm.pid, vmaId: v.id, start: v.start, end: v.end, pgoff: v.pgoff, shared: v.isShared }))
     }
@@ -351,7 +351,7 @@ export class Simulator {
       const kind = k.frameKind(pfn)
       if (filter.kind !== undefined ? kind !== filter.kind : kind === 'free') continue
       if (filter.mapped !== undefined && (k.mapcount(pfn) > 0) !== filter.mapped) continue
-      if (space !== undefined && k.pageMapping(pfn) !== space.id * 2) continue
+      if (space !== undefined && k.pageMapping(pfn) !== fileMapping(space.id)) continue
       if (out.length === limit) return { frames: out, next: out[out.length - 1].pfn }
       out.push(frameView(k, pfn))
     }

@@ -65,7 +65,7 @@ export const rmapOut = (r: RmapResult): z.infer<typeof Rmap> => ({
   pfn: r.pfn,
   kind: r.kind,
   model: r.model,
-  mappings: r.mappings.map((m) => ({ ...m, addr: toHex(m.addr) })),
+  mappings: r.mappings.map((m) => ({ pid: m.pid, vmaId: m.vmaId, addr: toHex(m.addr), pte: m.pte })),
   trace: r.trace?.map(stepOut)
 })
 

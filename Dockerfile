@@ -35,4 +35,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # SIGTERM starts a graceful shutdown (close-with-grace, SHUTDOWN_GRACE_MS); node runs as PID 1 without
 # npm in between, so the signal reaches it.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/src/server.js"]
+# The node flags are npm start's (see README, Performance): a 4 MiB young generation and optimizing
+# compiles on the main thread keep 1,000 idle sessions under 100 MB without slowing requests down.
+CMD ["node", "--max-semi-space-size=4", "--no-concurrent-recompilation", "dist/src/server.js"]

@@ -29,7 +29,7 @@ import { access, fork, health, rmap, scenario200 } from './scenarios/http.js'
 import { kernelComparison } from './scenarios/kernel.js'
 import { memory } from './scenarios/memory.js'
 import { websocket } from './scenarios/websocket.js'
-import { ensureBuilt, startServer, type ServerHandle } from './server.js'
+import { ensureBuilt, startFlags, startServer, type ServerHandle } from './server.js'
 import type { HttpScenario } from './types.js'
 import { fmtMs, fmtNum } from './stats.js'
 
@@ -84,7 +84,7 @@ async function main (): Promise<void> {
     }
     if (serverEnv.HOST !== '127.0.0.1') throw new Error('the load server listens on 127.0.0.1 only')
     const profDir = join(cfg.resultsDir, 'profiles')
-    const nodeArgs: string[] = []
+    const nodeArgs: string[] = startFlags(root)
     if (cfg.cpuProf) {
       rmSync(profDir, { recursive: true, force: true })
       mkdirSync(profDir, { recursive: true })

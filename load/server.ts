@@ -43,6 +43,19 @@ export function ensureBuilt (root: string, mode: 'auto' | 'always' | 'never', lo
   return { built: true, reason }
 }
 
+/**
+ * The node flags `npm start` runs the server with (package.json "start": "node <flags> dist/src/server.js"),
+ * so the load run measures the server exactly as it is deployed.
+ */
+export function startFlags (root: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
+  const words = (pkg.scripts?.start ?? '').trim().split(/\s+/)
+  if (words[0] !== 'node' || words[words.length - 1] !== 'dist/src/server.js') {
+    throw new Error(`package.json "start" is "${pkg.scripts?.start ?? ''}": expected node [flags] dist/src/server.js`)
+  }
+  return words.slice(1, -1)
+}
+
 /** Resident set size of a process, from /proc/PID/status (bytes); undefined off Linux. */
 export function readRss (pid: number): number | undefined {
   try {

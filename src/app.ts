@@ -4,7 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import fastifyWebsocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import {
-  jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider
+  jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider
 } from 'fastify-type-provider-zod'
 import checkRoutes from '../routes/check.js'
 import eventRoutes from '../routes/events.js'
@@ -21,7 +21,6 @@ import type { Config } from './config.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './plugins/error-handler.js'
 import { registerHardening } from './plugins/hardening.js'
 import { registerMetrics } from './plugins/metrics.js'
-import { makeSerializerCompiler } from './plugins/serializer.js'
 import { authenticate } from './plugins/session-auth.js'
 import { CLOSE, type LagSink } from './sessions/event-hub.js'
 import { SessionStore } from './sessions/session-store.js'
@@ -77,8 +76,11 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
 
   app.setValidatorCompiler(validatorCompiler)
   // Replies are built by the schemas' own shaping functions; checking each against its zod schema
-  // (the tests do) doubles the cost of a big reply, so production only writes them, precompiled.
-  app.setSerializerCompiler(makeSerializerCompiler(config.VALIDATE_RESPONSES))
+  // (the tests do) doubles the cost of a big reply, so production sends them as they are.
+  // JSON.stringify rather than fast-json-stringify: measured, the precompiled writer saves 1.5 µs on an
+  // 8-mapping rmap reply but costs 25% more on a 1,000-mapping one (its output is a rope of small
+  // strings that must be flattened before the socket write).
+  app.setSerializerCompiler(config.VALIDATE_RESPONSES ? serializerCompiler : () => (data) => JSON.stringify(data))
   app.setErrorHandler(errorHandler)
   // (the not-found handler is set after the rate limiter, so unknown routes are limited too)
 

@@ -153,7 +153,7 @@ export function kernelComparison (pages: number, reps: number, log: (s: string) 
     const build = spawnSync('cc', ['-O2', '-o', join(dir, 'cow'), join(dir, 'cow.c')], { encoding: 'utf8' })
     if (build.status !== 0) return skipped(`kernel comparison skipped: cc failed: ${build.stderr.slice(0, 500)}`)
     log(`  kernel and engine alternately: ${pages.toLocaleString('en-US')} pages × ${reps} reps (so both see the same machine noise)`)
-    engineOnce(pages) // JIT warm-up, full size
+    for (let i = 0; i < 3; i++) engineOnce(pages) // JIT warm-up, full size
     const kernelSamples: PhaseTimes[] = []
     const engineSamples: PhaseTimes[] = []
     for (let r = 0; r < reps; r++) {

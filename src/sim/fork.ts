@@ -3,6 +3,7 @@ import { LimitError } from './errors.js'
 import { PG, PFN_BASE, ZERO_PFN } from './frames.js'
 import type { Kernel } from './kernel.js'
 import { Mm } from './mm.js'
+import type { PteTable } from './page-table.js'
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_PROTNONE, PTE_RW, SWP_EXCLUSIVE } from './pte.js'
 import { linkVma, unlinkVma } from './vma-ops.js'
 import { isCowMapping, type Vma } from './vma.js'
@@ -55,14 +56,35 @@ export function fork (k: Kernel, parent: Mm, name: string | null): Mm {
  * entry gains a swap reference and loses its exclusive marker in both.
  */
 export function copyPageRange (k: Kernel, dst: Mm, dstVma: Vma, src: Mm, srcVma: Vma): void {
-  const cow = isCowMapping(srcVma.flags)
-  const shared = srcVma.isShared
-  const trackExclusive = k.model.tracksAnonExclusive
-  // 2.6.11 copy_one_pte(): a PageReserved page (the zero page) is copied verbatim.
-  const reservedVerbatim = !k.model.zeroPageSpecial
-  const childClear = PTE_ACCESSED | (shared ? PTE_DIRTY : 0)
-  const events = k.events.active
-  src.pgtable.forEachLeaf(srcVma.start, srcVma.end, (leaf, from, to, base) => {
+  const copier = new PteRangeCopier(k, dst, dstVma, src, srcVma)
+  src.pgtable.forEachLeaf(srcVma.start, srcVma.end, (leaf, from, to, base) => { copier.copyLeaf(leaf, from, to, base) })
+}
+
+/**
+ * The per-leaf loop of copyPageRange, as a method rather than a closure made per fork: a fresh closure
+ * starts cold in the interpreter, and a fork of 100,000 pages then took 8 ms instead of 1.6 ms on
+ * every other run.
+ */
+class PteRangeCopier {
+  private readonly cow: boolean
+  private readonly reservedVerbatim: boolean
+  private readonly trackExclusive: boolean
+  private readonly childClear: number
+  private readonly events: boolean
+  private readonly dstShmem: boolean
+
+  constructor (private readonly k: Kernel, private readonly dst: Mm, dstVma: Vma, private readonly src: Mm, srcVma: Vma) {
+    this.cow = isCowMapping(srcVma.flags)
+    this.trackExclusive = k.model.tracksAnonExclusive
+    // 2.6.11 copy_one_pte(): a PageReserved page (the zero page) is copied verbatim.
+    this.reservedVerbatim = !k.model.zeroPageSpecial
+    this.childClear = PTE_ACCESSED | (srcVma.isShared ? PTE_DIRTY : 0)
+    this.events = k.events.active
+    this.dstShmem = dstVma.file?.kind === 'shmem'
+  }
+
+  copyLeaf (leaf: PteTable, from: number, to: number, base: number): void {
+    const { k, dst, src, cow, reservedVerbatim, trackExclusive, childClear, events } = this
     const ptes = leaf.ptes
     let first = from
     while (first < to && ptes[first] === 0) first++
@@ -84,7 +106,7 @@ export function copyPageRange (k: Kernel, dst: Mm, dstVma: Vma, src: Mm, srcVma:
           if ((mapping[s] & 1) !== 0) {
             dst.rss.anon++
             if (trackExclusive) flags[s] &= ~PG.anonExclusive
-          } else if (dstVma.file?.kind === 'shmem') dst.rss.shmem++
+          } else if (this.dstShmem) dst.rss.shmem++
           else dst.rss.file++
         } else if (reservedVerbatim) {
           if (events) k.setPte(dst, dleaf, i, base + i * PAGE_SIZE, pte)
@@ -112,7 +134,7 @@ export function copyPageRange (k: Kernel, dst: Mm, dstVma: Vma, src: Mm, srcVma:
       if (events) k.setPte(dst, dleaf, i, base + i * PAGE_SIZE, child)
       else dptes[i] = child
     }
-  })
+  }
 }
 
 /** exit_mmap(): zap every VMA, free the page tables, unlink the VMAs, free the pgd. */

@@ -86,26 +86,7 @@ export function rawPte (pte: number): string {
   return (bits & PTE_NX) === 0 ? '0x' + low : '0x8' + low.padStart(15, '0')
 }
 
-/**
- * Decoded entries are immutable views of a pure function of the value, and a machine holds few
- * distinct values (one per PFN and flag set): replies that list many PTEs (an rmap walk, a page-table
- * dump) reuse them instead of rebuilding an object and its hex string per entry. Bounded: cleared
- * when full.
- */
-const DECODED_CACHE_SIZE = 4096
-const decodedCache = new Map<number, Readonly<DecodedPte>>()
-
-export function decodePte (pte: number): Readonly<DecodedPte> {
-  let d = decodedCache.get(pte)
-  if (d === undefined) {
-    if (decodedCache.size >= DECODED_CACHE_SIZE) decodedCache.clear()
-    d = Object.freeze(decodeFresh(pte))
-    decodedCache.set(pte, d)
-  }
-  return d
-}
-
-function decodeFresh (pte: number): DecodedPte {
+export function decodePte (pte: number): DecodedPte {
   const kind = pteKind(pte)
   const raw = rawPte(pte)
   if (kind === 'none') return { kind, raw }

@@ -22,7 +22,9 @@ const { DockerfileParser } = createRequire(createRequire(import.meta.url).resolv
 
 const text = await readFile(join(ROOT, 'Dockerfile'), 'utf8')
 const dockerfile: Dockerfile = DockerfileParser.parse(text)
-const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>, devDependencies: Record<string, string>, engines?: { node?: string } }
+const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>, devDependencies: Record<string, string>, engines?: { node?: string }, scripts: Record<string, string> }
+/** `npm start` without npm: node, its flags, the compiled server. */
+const startCommand = pkg.scripts.start.trim().split(/\s+/)
 
 interface Stage { from: From, name: string | null, instructions: Instruction[] }
 
@@ -163,7 +165,9 @@ t.test('runtime stage: production dependencies, non-root, HOST=0.0.0.0, health c
 
   const cmds = of(runtime, 'CMD')
   t.equal(cmds.length, 1, 'one CMD')
-  t.same(jsonArgs(cmds[0]), ['node', 'dist/src/server.js'], 'CMD ["node", "dist/src/server.js"] in exec form (signals reach node, no npm or shell in between)')
+  t.equal(startCommand[0], 'node', 'npm start runs node')
+  t.equal(startCommand[startCommand.length - 1], 'dist/src/server.js', 'npm start runs the compiled server')
+  t.same(jsonArgs(cmds[0]), startCommand, `CMD is npm start's command (${startCommand.join(' ')}) in exec form: the same node flags, and signals reach node with no npm or shell in between`)
   t.equal(of(runtime, 'ENTRYPOINT').length, 0, 'no ENTRYPOINT wrapping the command')
   const stop = of(runtime, 'STOPSIGNAL').map((i) => i.getArgumentsContent())
   t.ok(stop.length === 0 || stop[0] === 'SIGTERM', 'stops with SIGTERM (graceful shutdown)')

@@ -142,15 +142,16 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
   if (s.frames.pages.length > f.maxFrames) bad(`${s.frames.pages.length} frames in use exceed the limit of ${f.maxFrames}`)
   if (s.frames.next > PFN_BASE + f.maxFrames + 1) bad(`frames.next ${s.frames.next} is beyond the frame limit`)
   f.restoreAllocator(s.frames.next, s.frames.free, s.frames.pages.length)
-  const seen = new Set<number>()
+  // A bitmap rather than a Set: restoring is the copy step of every atomic batch.
+  const seen = new Uint8Array(Math.max(0, s.frames.next - PFN_BASE))
   for (const [pfn, flags, refcount, mapcountRaw, mapping, index] of s.frames.pages) {
-    if (pfn <= ZERO_PFN || pfn >= s.frames.next) bad(`frame ${pfn} is outside [${ZERO_PFN + 1}, ${s.frames.next})`)
-    if (seen.has(pfn)) bad(`frame ${pfn} appears twice`)
-    seen.add(pfn)
+    if (!Number.isSafeInteger(pfn) || pfn <= ZERO_PFN || pfn >= s.frames.next) bad(`frame ${pfn} is outside [${ZERO_PFN + 1}, ${s.frames.next})`)
     const i = pfn - PFN_BASE
+    if (seen[i] === 1) bad(`frame ${pfn} appears twice`)
+    seen[i] = 1
     f.flags[i] = flags; f.refcount[i] = refcount; f.mapcountRaw[i] = mapcountRaw; f.mapping[i] = mapping; f.index[i] = index
   }
-  for (const p of s.frames.free) if (seen.has(p)) bad(`frame ${p} is both free and in use`)
+  for (const p of s.frames.free) if (Number.isSafeInteger(p) && p > PFN_BASE && p < s.frames.next && seen[p - PFN_BASE] === 1) bad(`frame ${p} is both free and in use`)
   k.swap.restore(s.swap)
 
   for (const sp of s.spaces) {

@@ -144,12 +144,16 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
   f.restoreAllocator(s.frames.next, s.frames.free, s.frames.pages.length)
   // A bitmap rather than a Set: restoring is the copy step of every atomic batch.
   const seen = new Uint8Array(Math.max(0, s.frames.next - PFN_BASE))
-  for (const [pfn, flags, refcount, mapcountRaw, mapping, index] of s.frames.pages) {
+  // Indexed loops, not destructuring for-of: this is per frame and per PTE.
+  const pages = s.frames.pages
+  for (let j = 0; j < pages.length; j++) {
+    const e = pages[j]
+    const pfn = e[0]
     if (!Number.isSafeInteger(pfn) || pfn <= ZERO_PFN || pfn >= s.frames.next) bad(`frame ${pfn} is outside [${ZERO_PFN + 1}, ${s.frames.next})`)
     const i = pfn - PFN_BASE
     if (seen[i] === 1) bad(`frame ${pfn} appears twice`)
     seen[i] = 1
-    f.flags[i] = flags; f.refcount[i] = refcount; f.mapcountRaw[i] = mapcountRaw; f.mapping[i] = mapping; f.index[i] = index
+    f.flags[i] = e[1]; f.refcount[i] = e[2]; f.mapcountRaw[i] = e[3]; f.mapping[i] = e[4]; f.index[i] = e[5]
   }
   for (const p of s.frames.free) if (Number.isSafeInteger(p) && p > PFN_BASE && p < s.frames.next && seen[p - PFN_BASE] === 1) bad(`frame ${p} is both free and in use`)
   k.swap.restore(s.swap)
@@ -181,9 +185,11 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
       if (level !== 1 && level !== 2 && level !== 3) bad(`pid ${p.pid}: table level ${level}`)
       mm.pgtable.restoreTable(level, gi, ui, mi, pfn)
     }
-    for (const [addr, value] of p.ptes) {
+    const ptes = p.ptes
+    for (let j = 0; j < ptes.length; j++) {
+      const addr = ptes[j][0]
       const leaf = mm.pgtable.leaf(addr) ?? bad(`pid ${p.pid}: no page table for the PTE at ${addr}`)
-      leaf.ptes[(addr % PMD_SIZE) / PAGE_SIZE] = value
+      leaf.ptes[(addr % PMD_SIZE) / PAGE_SIZE] = ptes[j][1]
     }
     let prevEnd = 0
     for (const sv of p.vmas) {

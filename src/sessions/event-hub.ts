@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
 import type { SimEvent, Simulator } from '../sim/index.js'
 import { compileFilter, type EventFilter } from './event-filter.js'
+import { EventHistory } from './event-history.js'
 import { eventJson } from './event-wire.js'
 
 /** WebSocket close codes of the event stream (documented in the README). */
@@ -94,32 +95,23 @@ export class Subscriber {
  * is closed rather than buffered without bound.
  */
 export class EventHub {
-  /** Grows as events arrive up to historySize, then wraps: an idle session holds no slots. */
-  private readonly ring: SimEvent[] = []
-  private head = 0
-  private count = 0
+  /** The recent events, for resume (see EventHistory). */
+  private readonly history: EventHistory
   readonly subscribers = new Set<Subscriber>()
   readonly stats: HubStats = { subscribers: 0, dropped: 0, delivered: 0 }
 
   constructor (private readonly sim: Simulator, readonly historySize: number, readonly maxBufferedBytes: number, readonly lag: LagSink = {}) {
+    this.history = new EventHistory(historySize)
     sim.subscribe((e) => { this.onEvent(e) })
   }
 
   /** The sequence number of the latest event. */
   get seq (): number { return this.sim.kernel.events.seq }
   /** The oldest sequence number still in the history (seq + 1 when it is empty). */
-  get oldest (): number { return this.count === 0 ? this.seq + 1 : this.ring[this.head].seq }
+  get oldest (): number { return this.history.oldestSeq ?? this.seq + 1 }
 
   private onEvent (e: SimEvent): void {
-    if (this.historySize > 0) {
-      if (this.count < this.historySize) {
-        this.ring.push(e)
-        this.count++
-      } else {
-        this.ring[this.head] = e
-        this.head = (this.head + 1) % this.historySize
-      }
-    }
+    this.history.push(e)
     for (const s of this.subscribers) if (s.matches(e)) s.enqueue(e)
   }
 
@@ -135,10 +127,7 @@ export class EventHub {
     let gap: { from: number, to: number } | null = null
     if (since !== undefined && since < this.seq) {
       if (since + 1 < this.oldest) gap = { from: since + 1, to: this.oldest - 1 }
-      for (let i = 0; i < this.count; i++) {
-        const e = this.ring[(this.head + i) % this.historySize]
-        if (e.seq > since && sub.matches(e)) sub.pending.push(e)
-      }
+      this.history.forEachAfter(since, (e) => { if (sub.matches(e)) sub.pending.push(e) })
     }
     return { sub, gap }
   }

@@ -23,6 +23,7 @@ import { registerHardening } from './plugins/hardening.js'
 import { registerMetrics } from './plugins/metrics.js'
 import { authenticate } from './plugins/session-auth.js'
 import { CLOSE, type LagSink } from './sessions/event-hub.js'
+import type { Session } from './sessions/session.js'
 import { SessionStore } from './sessions/session-store.js'
 
 declare module 'fastify' {
@@ -100,6 +101,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     }
   })
   const adminHash = config.ADMIN_TOKEN === undefined ? undefined : createHash('sha256').update(config.ADMIN_TOKEN).digest()
+  // Declared up front so every request object has the same shape (set by the session-auth hook).
+  app.decorateRequest('simSession', null as unknown as Session)
   app.decorate('config', config)
   app.decorate('sessions', sessions)
   app.decorate('adminTokenMatches', (token: string) =>

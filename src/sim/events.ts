@@ -74,16 +74,4 @@ export class EventBus {
     e.seq = ++this.seq
     for (const fn of this.listeners) fn(e)
   }
-
-  /**
-   * Hands listeners events another bus already numbered, continuing this bus's sequence: a batch
-   * that ran ahead on a copy of the state is delivered as if it had run here.
-   */
-  deliver (events: readonly SimEvent[]): void {
-    for (const e of events) {
-      if (e.seq !== this.seq + 1) throw new Error(`event ${e.seq} delivered after ${this.seq}: the copy's events do not continue this stream`)
-      this.seq = e.seq
-      for (const fn of this.listeners) fn(e)
-    }
-  }
 }

@@ -39,8 +39,7 @@ export class Kernel {
   readonly limits: SimLimits
   readonly frames: FrameTable
   readonly swap: SwapSpace
-  /** Replaced only when a simulator adopts a copy of its state (Simulator.adopt): the bus, with its listeners, stays. */
-  events = new EventBus()
+  readonly events = new EventBus()
   readonly processes = new Map<number, Mm>()
   /** Named files; shmem objects are reachable only through their VMAs and `spaces`. */
   readonly files = new Map<string, AddressSpace>()

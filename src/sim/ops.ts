@@ -1,7 +1,6 @@
 import { hex } from './constants.js'
 import { InvalidArgumentError, SimError } from './errors.js'
 import type { AccessResult, Simulator } from './simulator.js'
-import type { SimEvent } from './events.js'
 
 /**
  * One vocabulary for every mutation, used by batches (/ops), journals and replays. Processes are
@@ -128,30 +127,20 @@ function outcome (index: number, op: Op, fn: () => unknown): OpOutcome {
 }
 
 /**
- * Applies a list of ops in order. `atomic`: on a private copy first; if any op fails nothing is
- * applied (state and event stream untouched) and the reply names the op; otherwise this simulator
- * adopts the copy, its events and its journal entries, exactly as if the ops had run here (each op
- * runs once). `continue`: every op is tried, failures are reported and leave no trace.
+ * Applies a list of ops in order. `atomic`: first on a private copy; if any op fails nothing is
+ * applied (state and event stream untouched) and the reply names the op; otherwise the same ops run
+ * on the real state. `continue`: every op is tried, failures are reported and leave no trace.
  */
 export function applyBatch (sim: Simulator, ops: Op[], mode: BatchMode, clone: () => Simulator): BatchResult {
-  const probes = new Map<string, number | null>()
-  let results: OpOutcome[]
   if (mode === 'atomic') {
-    const copy = clone()
-    copy.tag = sim.tag
-    const events: SimEvent[] = []
-    const stop = sim.kernel.events.active ? copy.subscribe((e) => { events.push(e) }) : undefined
-    results = []
+    const dry = clone()
     for (let i = 0; i < ops.length; i++) {
-      const o = outcome(i, ops[i], () => applyOp(copy, ops[i], probes))
+      const o = outcome(i, ops[i], () => applyOp(dry, ops[i]))
       if (!o.ok) return { applied: false, mode, results: [o], failed: 1, firstFailure: o, probes: { same: [], unmapped: [], labels: {} } }
-      results.push(o)
     }
-    stop?.()
-    sim.adopt(copy, events)
-  } else {
-    results = ops.map((op, i) => outcome(i, op, () => applyOp(sim, op, probes)))
   }
+  const probes = new Map<string, number | null>()
+  const results = ops.map((op, i) => outcome(i, op, () => applyOp(sim, op, probes)))
   const failed = results.filter((r) => !r.ok).length
   const groups = new Map<number | null, string[]>()
   for (const [label, pfn] of probes) groups.set(pfn, [...(groups.get(pfn) ?? []), label])

@@ -1,6 +1,6 @@
 import { PAGE_SIZE, TASK_SIZE, hex, pageDown } from './constants.js'
 import { ConflictError, InvalidArgumentError, LimitError, NotFoundError } from './errors.js'
-import type { Cause, EventListener, FaultPath, SimEvent } from './events.js'
+import type { Cause, EventListener, FaultPath } from './events.js'
 import { checkProcessRoom, exitMm, fork, spawn } from './fork.js'
 import { PG, ZERO_PFN, fileMapping } from './frames.js'
 import { checkInvariants, type InvariantReport } from './invariants.js'
@@ -100,8 +100,7 @@ export function parseProt (prot: string): number {
  * is reported, in order, to the event subscribers before the method returns.
  */
 export class Simulator {
-  /** The state; replaced only by adopt(). */
-  kernel: Kernel
+  readonly kernel: Kernel
   /** Tag put on the cause of every event, e.g. the id of the HTTP request being served. */
   tag: string | undefined
   /** Every successful mutation, in order, in the op vocabulary (ops.ts): replaying it rebuilds the state. */
@@ -128,22 +127,6 @@ export class Simulator {
   get model (): KernelModel { return this.kernel.model }
 
   subscribe (fn: EventListener): () => void { return this.kernel.events.subscribe(fn) }
-
-  /**
-   * Takes over the state of `copy`, a simulator cloned from this one (snapshot and restore, so its
-   * event numbering continues this one's) that then ran ahead: its kernel becomes this one's, keeping
-   * this simulator's event bus and listeners, which get `events` (what the copy emitted meanwhile);
-   * the copy's journal entries are appended to this journal. An atomic batch runs its ops once this
-   * way instead of twice (once to check, once for real).
-   */
-  adopt (copy: Simulator, events: readonly SimEvent[]): void {
-    const bus = this.kernel.events
-    if (copy.kernel.events.seq !== bus.seq + events.length) throw new Error('adopt: the copy did not start from this state, or its events were not all captured')
-    copy.kernel.events = bus
-    this.kernel = copy.kernel
-    bus.deliver(events)
-    for (const op of copy.journal) this.record(op)
-  }
 
   private run<T> (op: string, pid: number | undefined, fn: (cause: Cause) => T): T {
     const cause: Cause = { op, pid, tag: this.tag }

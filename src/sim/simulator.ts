@@ -362,8 +362,14 @@ export class Simulator {
     this.checkPfn(pfn)
     const steps: RmapStep[] | undefined = trace ? [] : undefined
     const mappings: RmapMappingView[] = []
+    // The mappings of one page mostly hold the same PTE value (forks share it write-protected): each
+    // distinct value is decoded once per walk.
+    const decoded = new Map<number, DecodedPte>()
     rmapWalk(this.kernel, pfn, (m) => {
-      mappings.push({ pid: m.pid, vmaId: m.vma.id, addr: m.addr, pte: decodePte(m.leaf.ptes[m.slot]) })
+      const value = m.leaf.ptes[m.slot]
+      let pte = decoded.get(value)
+      if (pte === undefined) { pte = decodePte(value); decoded.set(value, pte) }
+      mappings.push({ pid: m.pid, vmaId: m.vma.id, addr: m.addr, pte })
       return undefined
     }, steps)
     mappings.sort((a, b) => a.pid - b.pid || a.addr - b.addr)

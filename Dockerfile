@@ -36,5 +36,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # npm in between, so the signal reaches it.
 STOPSIGNAL SIGTERM
 # The node flags are npm start's (see README, Performance): a 4 MiB young generation and optimizing
-# compiles on the main thread keep 1,000 idle sessions under 100 MB without slowing requests down.
+# compiles on the main thread keep 1,000 idle sessions under 100 MB (at some cost to large batches).
 CMD ["node", "--max-semi-space-size=4", "--no-concurrent-recompilation", "dist/src/server.js"]

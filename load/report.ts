@@ -128,7 +128,7 @@ export function renderMarkdown (doc: ReportDoc): string {
   const m = doc.machine
   L.push(`# ${doc.title}`, '')
   L.push(`${doc.date} · \`${doc.command}\` · ${String(m.cpus)} × ${String(m.cpuModel)} · node ${String(m.node)} · ${String(m.os)} · load average ${String(m.loadAverageBefore)} before, ${String(m.loadAverageAfter)} after · ${fmtNum(doc.seconds)} s in all`, '')
-  L.push(`Server: \`${['node', ...((doc.server.nodeArgs as string[] | undefined) ?? []), 'dist/src/server.js'].join(' ')}\` (the flags of \`npm start\`) on 127.0.0.1:${String(doc.server.port)} (port from ${String(doc.server.portSource)}), ${String(doc.server.envLine)}. ${String(doc.server.build)}.`, '')
+  L.push(`Server: \`${['node', ...((doc.server.nodeArgs as string[] | undefined) ?? []), 'dist/src/server.js'].join(' ')}\` (\`npm start\`'s flags${doc.settings.cpuProf === true ? ', plus --cpu-prof' : ''}) on 127.0.0.1:${String(doc.server.port)} (port from ${String(doc.server.portSource)}), ${String(doc.server.envLine)}. ${String(doc.server.build)}.`, '')
   L.push(`autocannon: ${String(doc.settings.connections)} connections, ${String(doc.settings.duration)} s per scenario after an unrecorded warm-up of min(2 s, duration / 2), latencies per response (hrtime, client side). Load generator and server share the machine's ${String(m.cpus)} cores.`, '')
   if (Number(m.loadAverageBefore) > Number(m.cpus)) L.push(`> **Noisy machine:** the 1-minute load average (${String(m.loadAverageBefore)}) was above the core count when the run started; other work competed for the CPUs and every figure is lower and noisier than on an idle machine.`, '')
 

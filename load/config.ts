@@ -3,7 +3,7 @@
  * clamped, and the server is reached on loopback only.
  */
 export const SECTIONS = [
-  'memory', 'health', 'rmap8', 'rmap1000', 'access', 'fork', 'fork-atomic', 'ops200', 'grading', 'ws', 'engine', 'kernel'
+  'memory', 'health', 'rmap8', 'rmap1000', 'access', 'fork', 'fork-atomic', 'ops200', 'grading', 'ws', 'ceiling', 'engine', 'kernel'
 ] as const
 export type Section = typeof SECTIONS[number]
 

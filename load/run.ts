@@ -8,7 +8,7 @@
  *
  * Environment: LOAD_DURATION (s per scenario, default 5), LOAD_CONNECTIONS (10), LOAD_WORKERS (50),
  * LOAD_IDLE_SESSIONS (1000), LOAD_WS_SUBSCRIBERS (100), LOAD_KERNEL_PAGES (100000), LOAD_KERNEL_REPS (9),
- * LOAD_ONLY (comma list of: memory,health,rmap8,rmap1000,access,fork,fork-atomic,ops200,grading,ws,engine,kernel),
+ * LOAD_ONLY (comma list of: memory,health,rmap8,rmap1000,access,fork,fork-atomic,ops200,grading,ws,ceiling,engine,kernel),
  * LOAD_CPU_PROF=1 (profile the server child with --cpu-prof, summary in the report),
  * LOAD_ENGINE_ARGS (e.g. "--quick"), LOAD_ENGINE_TIMEOUT (s, 900), LOAD_BUILD (auto|always|never),
  * LOAD_RESULTS_DIR (load/results; load/results/profile-<sections> with LOAD_CPU_PROF),
@@ -25,6 +25,7 @@ import { computeTargets, writeReport, type ReportDoc } from './report.js'
 import type { Ctx } from './scenarios/context.js'
 import { engine } from './scenarios/engine.js'
 import { grading } from './scenarios/grading.js'
+import { ceiling } from './scenarios/ceiling.js'
 import { access, fork, health, rmap, scenario200 } from './scenarios/http.js'
 import { kernelComparison } from './scenarios/kernel.js'
 import { memory } from './scenarios/memory.js'
@@ -63,25 +64,26 @@ async function main (): Promise<void> {
     websocket: undefined,
     engine: undefined,
     kernel: undefined,
+    ceiling: undefined,
     targets: [],
     seconds: 0
   }
 
+  const serverEnv: Record<string, string> = {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '0',
+    MAX_SESSIONS: String(Math.max(2000, cfg.idleSessions + cfg.workers + 100)),
+    SESSION_MAX_FRAMES: String(1 << 24),
+    SESSION_MAX_PROCESSES: '4096',
+    SESSION_IDLE_SECONDS: '3600',
+    WS_MAX_BUFFERED_BYTES: String(4 << 20),
+    ...cfg.serverEnv
+  }
   const serverSections: Section[] = ['memory', 'health', 'rmap8', 'rmap1000', 'access', 'fork', 'fork-atomic', 'ops200', 'grading', 'ws']
   if (serverSections.some(want)) {
     const build = ensureBuilt(root, cfg.build, log)
-    const serverEnv: Record<string, string> = {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_MINUTE: '0',
-      MAX_SESSIONS: String(Math.max(2000, cfg.idleSessions + cfg.workers + 100)),
-      SESSION_MAX_FRAMES: String(1 << 24),
-      SESSION_MAX_PROCESSES: '4096',
-      SESSION_IDLE_SECONDS: '3600',
-      WS_MAX_BUFFERED_BYTES: String(4 << 20),
-      ...cfg.serverEnv
-    }
     if (serverEnv.HOST !== '127.0.0.1') throw new Error('the load server listens on 127.0.0.1 only')
     const profDir = join(cfg.resultsDir, 'profiles')
     const nodeArgs: string[] = startFlags(root)
@@ -168,6 +170,15 @@ async function main (): Promise<void> {
       if (f === undefined) log('no .cpuprofile was written')
       else { doc.profile = summarizeProfile(f, root); log(`profile: ${doc.profile.file}`) }
     }
+  }
+
+  if (want('ceiling')) {
+    log('ceiling: the rmap and access routes without the simulation (calibration server)')
+    try {
+      ensureBuilt(root, cfg.build, log)
+      doc.ceiling = await ceiling({ cfg, root, log, serverEnv }, startFlags(root))
+      log(`  rmap twin ${fmtNum(doc.ceiling.ratios.rmap8 * 100, 0)}% of its /health, access twin ${fmtNum(doc.ceiling.ratios.access * 100, 0)}%`)
+    } catch (e) { doc.ceiling = { error: errMsg(e) }; log(`  ceiling failed: ${errMsg(e)}`) }
   }
 
   if (want('engine')) {

@@ -101,6 +101,8 @@ export interface ServerOptions {
   env: Record<string, string>
   /** node flags before the script (e.g. --cpu-prof). */
   nodeArgs?: string[]
+  /** The script and its arguments; default the compiled server, dist/src/server.js. */
+  script?: string[]
   log: (s: string) => void
 }
 
@@ -190,7 +192,7 @@ export async function startServer (opts: ServerOptions): Promise<ServerHandle> {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_OPTIONS') env[k] = v
   Object.assign(env, opts.env)
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), 'dist/src/server.js'], { cwd: opts.root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...(opts.script ?? ['dist/src/server.js'])], { cwd: opts.root, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const h = new ServerHandle(child, opts.log)
   const deadline = Date.now() + 30000
   while (Date.now() < deadline) {

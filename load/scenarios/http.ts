@@ -24,7 +24,7 @@ export async function health (ctx: Ctx): Promise<HttpScenario> {
 }
 
 /** A session where one anonymous page is mapped by `sharers` processes (a parent and its forks). */
-async function sharedFrame (ctx: Ctx, sharers: number): Promise<{ path: string, headers: Record<string, string>, bodyLength: number, mappings: number }> {
+export async function sharedFrame (ctx: Ctx, sharers: number): Promise<{ path: string, headers: Record<string, string>, bodyLength: number, mappings: number }> {
   const s = await ctx.api.createSession('6.18', { ...DEFAULT_LIMITS, maxProcesses: Math.max(DEFAULT_LIMITS.maxProcesses, sharers + 16) })
   const setup: unknown[] = [
     { op: 'spawn', proc: 'P' },

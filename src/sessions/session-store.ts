@@ -91,6 +91,18 @@ export class SessionStore {
     throw new ApiError(401, 'unauthorized', 'the session token is not valid for this session')
   }
 
+  /**
+   * For a request whose credentials were already verified for `s` (same connection, same header):
+   * true, and the session touched, while it is live; false when it has ended or expired, and then the
+   * caller must go through authorize() for the proper error.
+   */
+  touch (s: Session): boolean {
+    if (this.sessions.get(s.id) !== s || this.isExpired(s)) return false
+    s.lastUsedAt = this.now()
+    s.requests++
+    return true
+  }
+
   get (id: string): Session | undefined { return this.sessions.get(id) }
 
   list (): Session[] {

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { Agent, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { buildTestApp, createSession } from '../helper.js'
 import { buildWorld, expectError, fingerprint, sessionRouteCases, type RouteCase } from './api-helpers.js'
 
@@ -69,4 +71,49 @@ t.test('404 on every session route for the right token of a deleted session; 401
     expectError(t, wrong, 401, 'unauthorized', `${c.method} ${c.route} with a wrong token`)
     t.equal(wrong.body, unknown.body, 'a deleted session looks like an unknown one to a wrong token')
   }
+})
+
+t.test('one keep-alive connection: a verified header is trusted again only for the same live session', async (t) => {
+  let clock = 1_000_000
+  const app = await buildTestApp(t, { SESSION_IDLE_SECONDS: '60' }, () => clock)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as AddressInfo
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => { agent.destroy() })
+  const get = async (path: string, headers: Record<string, string>): Promise<{ status: number, body: string, reused: boolean }> =>
+    await new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => { body += c })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }) })
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  const a = await createSession(app, '6.18')
+  const b = await createSession(app, '6.18')
+  const first = await get(a.base, a.headers)
+  t.equal(first.status, 200)
+  const again = await get(a.base, a.headers)
+  t.equal(again.status, 200, 'the same header again')
+  t.ok(again.reused, 'on the same connection')
+  t.equal((await get(b.base, a.headers)).status, 401, "a's verified header does not open b")
+  t.equal((await get(a.base, { authorization: `Bearer ${a.token.slice(0, -1)}x` })).status, 401, 'a different token of the same length')
+  t.equal((await get(a.base, {})).status, 401, 'no header')
+  t.equal((await get(b.base, b.headers)).status, 200, "b's own header")
+  t.equal((await get(a.base, a.headers)).status, 200, 'a again after b')
+  const requestsBefore = app.sessions.get(a.id)!.requests
+  await get(a.base, a.headers)
+  t.equal(app.sessions.get(a.id)!.requests, requestsBefore + 1, 'a trusted header still counts the request')
+  clock += 61_000
+  const expired = await get(a.base, a.headers)
+  t.equal(expired.status, 404, 'idle too long: the session has ended, connection or not')
+  t.ok(expired.reused)
+  clock -= 61_000
+  const c = await createSession(app, '6.18')
+  t.equal((await get(c.base, c.headers)).status, 200)
+  t.equal((await app.inject({ method: 'DELETE', url: c.base, headers: c.headers })).statusCode, 204)
+  t.equal((await get(c.base, c.headers)).status, 404, 'deleted: 404 on the connection that had verified it')
+  t.equal((await get(c.base, c.headers)).status, 404, 'and again')
 })

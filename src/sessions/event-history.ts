@@ -32,30 +32,38 @@ export class EventHistory {
   get oldestSeq (): number | undefined { return this.n === 0 ? undefined : this.seqs[this.head] }
 
   push (e: SimEvent): void {
+    const pte = PTE_TYPES.indexOf(e.type as PteEventType)
+    if (pte >= 0) { this.pushPte(e.seq, e.type as PteEventType, e.cause, e.pid as number, e.addr as number, e.before as number, e.after as number); return }
     if (this.size === 0) return
-    let slot: number
+    const slot = this.nextSlot()
+    this.seqs[slot] = e.seq
+    this.kinds[slot] = OBJECT
+    this.causes[slot] = undefined
+    this.objects[slot] = e
+  }
+
+  /** A PTE event given as its values (the simulator's PteListener): no object is kept or needed. */
+  pushPte (seq: number, type: PteEventType, cause: Cause, pid: number, addr: number, before: number, after: number): void {
+    if (this.size === 0) return
+    const slot = this.nextSlot()
+    this.seqs[slot] = seq
+    this.kinds[slot] = type === 'pte.set' ? 0 : type === 'pte.cleared' ? 1 : 2
+    this.pids[slot] = pid
+    this.addrs[slot] = addr
+    this.befores[slot] = before
+    this.afters[slot] = after
+    this.causes[slot] = cause
+    this.objects[slot] = undefined
+  }
+
+  private nextSlot (): number {
     if (this.n < this.size) {
       if (this.n === this.capacity) this.grow()
-      slot = this.n++
-    } else {
-      slot = this.head
-      this.head = (this.head + 1) % this.size
+      return this.n++
     }
-    this.seqs[slot] = e.seq
-    const pte = PTE_TYPES.indexOf(e.type as PteEventType)
-    if (pte >= 0) {
-      this.kinds[slot] = pte
-      this.pids[slot] = e.pid as number
-      this.addrs[slot] = e.addr as number
-      this.befores[slot] = e.before as number
-      this.afters[slot] = e.after as number
-      this.causes[slot] = e.cause
-      this.objects[slot] = undefined
-    } else {
-      this.kinds[slot] = OBJECT
-      this.causes[slot] = undefined
-      this.objects[slot] = e
-    }
+    const slot = this.head
+    this.head = (this.head + 1) % this.size
+    return slot
   }
 
   /** Every kept event after `since`, oldest first. */

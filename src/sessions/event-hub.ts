@@ -102,7 +102,11 @@ export class EventHub {
 
   constructor (private readonly sim: Simulator, readonly historySize: number, readonly maxBufferedBytes: number, readonly lag: LagSink = {}) {
     this.history = new EventHistory(historySize)
-    sim.subscribe((e) => { this.onEvent(e) })
+    sim.subscribe((e) => { this.onEvent(e) }, (seq, type, cause, pid, addr, before, after) => {
+      this.history.pushPte(seq, type, cause, pid, addr, before, after)
+      // The event object is built only when a socket is open to take it.
+      if (this.subscribers.size > 0) this.toSubscribers({ type, cause, pid, addr, before, after, seq })
+    })
   }
 
   /** The sequence number of the latest event. */
@@ -112,6 +116,10 @@ export class EventHub {
 
   private onEvent (e: SimEvent): void {
     this.history.push(e)
+    this.toSubscribers(e)
+  }
+
+  private toSubscribers (e: SimEvent): void {
     for (const s of this.subscribers) if (s.matches(e)) s.enqueue(e)
   }
 

@@ -3,7 +3,7 @@ export type { SimulatorOptions, MmapOptions, MremapOptions, AccessResult, RmapRe
 export type { KernelVersion, KernelModel } from './models/kernel-model.js'
 export { KERNEL_VERSIONS } from './models/kernel-model.js'
 export { SimError, NotFoundError, InvalidArgumentError, ConflictError, LimitError, UnsupportedError, type SimErrorCode } from './errors.js'
-export type { SimEvent, EventType, PteEventType, Cause, FaultPath } from './events.js'
+export type { SimEvent, EventType, PteEventType, PteListener, Cause, FaultPath } from './events.js'
 export { DEFAULT_LIMITS, type SimLimits, type FrameKind } from './kernel.js'
 export { PAGE_SIZE, TASK_SIZE, MMAP_BASE, hex } from './constants.js'
 export { ZERO_PFN, PFN_BASE } from './frames.js'

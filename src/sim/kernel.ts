@@ -150,8 +150,7 @@ export class Kernel {
     const before = leaf.ptes[slot]
     leaf.ptes[slot] = value
     if (this.events.active && before !== value) {
-      const type: EventType = before === 0 ? 'pte.set' : value === 0 ? 'pte.cleared' : 'pte.changed'
-      this.events.emit({ type, cause: this.cause, pid: mm.pid, addr, before, after: value })
+      this.events.emitPte(before === 0 ? 'pte.set' : value === 0 ? 'pte.cleared' : 'pte.changed', this.cause, mm.pid, addr, before, value)
     }
   }
 

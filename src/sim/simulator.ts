@@ -1,6 +1,6 @@
 import { PAGE_SIZE, TASK_SIZE, hex, pageDown } from './constants.js'
 import { ConflictError, InvalidArgumentError, LimitError, NotFoundError } from './errors.js'
-import type { Cause, EventListener, FaultPath } from './events.js'
+import type { Cause, EventListener, FaultPath, PteListener } from './events.js'
 import { checkProcessRoom, exitMm, fork, spawn } from './fork.js'
 import { PG, ZERO_PFN, fileMapping } from './frames.js'
 import { checkInvariants, type InvariantReport } from './invariants.js'
@@ -126,7 +126,8 @@ export class Simulator {
   get version (): KernelVersion { return this.kernel.model.version }
   get model (): KernelModel { return this.kernel.model }
 
-  subscribe (fn: EventListener): () => void { return this.kernel.events.subscribe(fn) }
+  /** Every event, in order; with `pte`, PTE events go there as plain values instead of objects. */
+  subscribe (fn: EventListener, pte?: PteListener): () => void { return this.kernel.events.subscribe(fn, pte) }
 
   private run<T> (op: string, pid: number | undefined, fn: (cause: Cause) => T): T {
     const cause: Cause = { op, pid, tag: this.tag }

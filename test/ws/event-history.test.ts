@@ -84,3 +84,26 @@ test('a real simulator stream replays as emitted', async (t) => {
   t.strictSame(replay(h, 0), naive(all, 300, 0))
   t.strictSame(replay(h, all[all.length - 10].seq), all.slice(-9))
 })
+
+test('the bus gives PTE events as values to a PteListener and as one shared object to the others, in one order', async (t) => {
+  const sim = new Simulator({ kernel: '6.18' })
+  const plainA: SimEvent[] = []
+  const plainB: SimEvent[] = []
+  const values: Array<[number, string, number, number, number, number]> = []
+  const mixed: SimEvent[] = []
+  sim.subscribe((e) => plainA.push(e))
+  sim.subscribe((e) => mixed.push(e), (seq, type, _cause, pid, addr, before, after) => { values.push([seq, type, pid, addr, before, after]) })
+  sim.subscribe((e) => plainB.push(e))
+  const pid = sim.spawn('P').pid
+  sim.mmap(pid, { addr: 0x10000000, pages: 4, prot: 'rw' })
+  for (let i = 0; i < 4; i++) sim.access(pid, 0x10000000 + i * 4096, 'write')
+  const child = sim.fork(pid).pid
+  sim.exit(child)
+  t.ok(plainA.length > 12)
+  t.same(plainA.map((e) => e.seq), plainA.map((_, i) => i + 1), 'one sequence, no gaps')
+  t.ok(plainA.every((e, i) => e === plainB[i]), 'the plain listeners share each event object')
+  const ptes = plainA.filter((e) => e.type.startsWith('pte.'))
+  t.same(values, ptes.map((e) => [e.seq, e.type, e.pid, e.addr, e.before, e.after]), 'the PteListener got every PTE event, as values, in order')
+  t.same(mixed, plainA.filter((e) => !e.type.startsWith('pte.')), 'and its plain listener every other event')
+  t.same(Object.keys(ptes[0]), ['type', 'cause', 'pid', 'addr', 'before', 'after', 'seq'], 'PTE event objects keep their field order')
+})

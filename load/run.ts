@@ -81,10 +81,11 @@ async function main (): Promise<void> {
     WS_MAX_BUFFERED_BYTES: String(4 << 20),
     ...cfg.serverEnv
   }
+  // Both the server under test and the ceiling section's calibration server run with it.
+  if (serverEnv.HOST !== '127.0.0.1') throw new Error('the load server listens on 127.0.0.1 only')
   const serverSections: Section[] = ['memory', 'health', 'rmap8', 'rmap1000', 'access', 'fork', 'fork-atomic', 'ops200', 'grading', 'ws']
   if (serverSections.some(want)) {
     const build = ensureBuilt(root, cfg.build, log)
-    if (serverEnv.HOST !== '127.0.0.1') throw new Error('the load server listens on 127.0.0.1 only')
     const profDir = join(cfg.resultsDir, 'profiles')
     const nodeArgs: string[] = startFlags(root)
     if (cfg.cpuProf) {

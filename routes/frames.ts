@@ -25,7 +25,7 @@ const frameRoutes: FastifyPluginAsyncZod = async (app) => {
     const r = sim.rmap(request.params.pfn, request.query.trace)
     end()
     // Already JSON, so fastify sends it as it is. The cast stands for what rmapJson writes: the Rmap
-    // schema's output, byte for byte JSON.stringify(rmapOut(r)) (test/schemas/rmap-json.test.ts).
+    // schema's output, byte for byte JSON.stringify(rmapOut(r)) (test/api/rmap-json.test.ts).
     return reply.type('application/json; charset=utf-8').send(rmapJson(r) as unknown as z.output<typeof Rmap>)
   })
 

@@ -7,8 +7,7 @@
  * report can show how much of a throughput target's gap is the framework and how much is our work.
  * Never part of the product: started only by load/scenarios/ceiling.ts, on loopback.
  */
-import { join, resolve } from 'node:path'
-import { dirname } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 type AppModule = typeof import('../../src/app.js')

@@ -32,8 +32,7 @@ export class EventHistory {
   get oldestSeq (): number | undefined { return this.n === 0 ? undefined : this.seqs[this.head] }
 
   push (e: SimEvent): void {
-    const pte = PTE_TYPES.indexOf(e.type as PteEventType)
-    if (pte >= 0) { this.pushPte(e.seq, e.type as PteEventType, e.cause, e.pid as number, e.addr as number, e.before as number, e.after as number); return }
+    if (PTE_TYPES.includes(e.type as PteEventType)) { this.pushPte(e.seq, e.type as PteEventType, e.cause, e.pid as number, e.addr as number, e.before as number, e.after as number); return }
     if (this.size === 0) return
     const slot = this.nextSlot()
     this.seqs[slot] = e.seq
@@ -47,7 +46,7 @@ export class EventHistory {
     if (this.size === 0) return
     const slot = this.nextSlot()
     this.seqs[slot] = seq
-    this.kinds[slot] = type === 'pte.set' ? 0 : type === 'pte.cleared' ? 1 : 2
+    this.kinds[slot] = PTE_TYPES.indexOf(type)
     this.pids[slot] = pid
     this.addrs[slot] = addr
     this.befores[slot] = before

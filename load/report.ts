@@ -217,7 +217,7 @@ export function renderMarkdown (doc: ReportDoc): string {
   L.push('## Engine vs. the real kernel', '')
   if (ok(doc.kernel)) {
     const k = doc.kernel
-    L.push(`${fmtNum(k.pages)} anonymous 4 KiB pages (MADV_NOHUGEPAGE), ${k.reps} runs, kernel and engine alternately (each C process does a warm-up run first); kernel: ${k.uname} (THP ${k.thp}), C compiled with \`cc -O2\` (${k.compiler}); engine: \`new Simulator({ kernel: '6.18' })\` in this process, no event subscriber.`, '')
+    L.push(`${fmtNum(k.pages)} anonymous 4 KiB pages (MADV_NOHUGEPAGE), ${k.reps} runs, kernel and engine alternately (each C process does a warm-up run first); kernel: ${k.uname} (THP ${k.thp}), C compiled with \`cc -O2\` (${k.compiler}); engine: \`new Simulator({ version: '6.18' })\` in this process, no event subscriber.`, '')
     L.push('| phase | kernel (median) | engine (median) | engine / kernel (median) | kernel (best) | engine (best) | engine / kernel (best) |', '|---|---:|---:|---:|---:|---:|---:|')
     for (const p of PHASES) L.push(`| ${p}: ${PHASE_NOTES[p]} | ${fmtMs(k.kernelMs[p])} | ${fmtMs(k.engineMs[p])} | ${k.ratio[p].toFixed(2)}× | ${fmtMs(k.kernelMin[p])} | ${fmtMs(k.engineMin[p])} | ${k.ratioMin[p].toFixed(2)}× |`)
     L.push('', `Fork throughput: kernel ${fmtNum(k.kernelForkPtesPerSec / 1e6, 2)} M PTEs/s, engine ${fmtNum(k.engineForkPtesPerSec / 1e6, 2)} M PTEs/s (medians; best runs ${fmtNum(k.kernelForkPtesPerSecBest / 1e6, 2)} vs ${fmtNum(k.engineForkPtesPerSecBest / 1e6, 2)} M/s). The target verdict uses the medians. The engine neither zeroes nor copies 4 KiB of data per page, which is most of the kernel's fault and COW time.`)

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { errorReplies, SessionParams } from '../schemas/common.js'
-import { simOf } from '../src/plugins/session-auth.js'
 
 const Report = z.object({
   ok: z.boolean(),
@@ -13,7 +12,7 @@ const Report = z.object({
 const checkRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/check', {
     schema: { tags: ['state'], summary: 'Check every invariant: mapcounts, refcounts, rmap walks, trees, swap counts', params: SessionParams, response: { 200: Report, ...errorReplies } }
-  }, async (request) => simOf(request).check())
+  }, async (request) => request.simSession.sim.check())
 }
 
 export default checkRoutes

@@ -1,25 +1,25 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { errorReplies, FileParams, SessionParams } from '../schemas/common.js'
 import { CreateFileBody, Evict, File, FileDetailSchema, FileList, fileDetailOut } from '../schemas/files.js'
-import { simOf } from '../src/plugins/session-auth.js'
+import { tagSim } from '../src/plugins/session-auth.js'
 
 /** Files: their page cache and i_mmap. */
 const fileRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/files', {
     schema: { tags: ['files'], summary: 'Create a file of a given size in pages', params: SessionParams, body: CreateFileBody, response: { 201: File, ...errorReplies } }
-  }, async (request, reply) => reply.code(201).send(simOf(request).createFile(request.body.name, request.body.pages)))
+  }, async (request, reply) => reply.code(201).send(tagSim(request).createFile(request.body)))
 
   app.get('/files', {
     schema: { tags: ['files'], summary: 'List files', params: SessionParams, response: { 200: FileList, ...errorReplies } }
-  }, async (request) => ({ files: simOf(request).files() }))
+  }, async (request) => ({ files: request.simSession.sim.files() }))
 
   app.get('/files/:name', {
     schema: { tags: ['files'], summary: "A file's page cache (frame and mapcount of each page) and the VMAs in its i_mmap", params: FileParams, response: { 200: FileDetailSchema, ...errorReplies } }
-  }, async (request) => fileDetailOut(simOf(request).fileInfo(request.params.name)))
+  }, async (request) => fileDetailOut(request.simSession.sim.fileInfo(request.params.name)))
 
   app.post('/files/:name/evict', {
     schema: { tags: ['files', 'rmap operations'], summary: 'Evict the clean, unmapped page-cache pages of the file', params: FileParams, response: { 200: Evict, ...errorReplies } }
-  }, async (request) => simOf(request).evict(request.params.name))
+  }, async (request) => tagSim(request).evict({ file: request.params.name }))
 }
 
 export default fileRoutes

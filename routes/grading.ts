@@ -4,9 +4,8 @@ import { CompareBody, CompareReply } from '../schemas/compare.js'
 import { BatchReply, JournalReply, makeOpsBody, outcomeOut } from '../schemas/ops.js'
 import { SnapshotSchema } from '../schemas/snapshot.js'
 import { compare, type Expectation } from '../src/grading/compare.js'
-import { simOf } from '../src/plugins/session-auth.js'
+import { tagSim } from '../src/plugins/session-auth.js'
 import { runBatch } from '../src/grading/batch.js'
-import type { Op } from '../src/sim/index.js'
 
 /** For grading backends: batches of ops, snapshots, the journal, and field-by-field comparison. */
 const gradingRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -19,22 +18,22 @@ const gradingRoutes: FastifyPluginAsyncZod = async (app) => {
       body: makeOpsBody(app.config.MAX_BATCH_OPS),
       response: { 200: BatchReply, ...errorReplies }
     }
-  }, async (request) => runBatch(simOf(request), { mode: request.body.mode, files: request.body.files, ops: request.body.ops as Op[] }, outcomeOut))
+  }, async (request) => runBatch(tagSim(request), request.body, outcomeOut))
 
   app.get('/snapshot', {
     schema: { tags: ['grading'], summary: 'The complete state as versioned JSON (POST it to /v1/sessions to restore)', params: SessionParams, response: { 200: SnapshotSchema, ...errorReplies } }
-  }, async (request) => simOf(request).snapshot())
+  }, async (request) => request.simSession.sim.snapshot())
 
   app.get('/journal', {
     schema: { tags: ['grading'], summary: 'Every operation applied so far; replaying it in a new session gives the same state and events', params: SessionParams, response: { 200: JournalReply, ...errorReplies } }
   }, async (request) => {
-    const sim = simOf(request)
-    return { kernel: sim.version, fromSnapshot: sim.fromSnapshot, truncated: sim.journalTruncated, ops: sim.journal }
+    const sim = request.simSession.sim
+    return { kernel: sim.version, fromSnapshot: sim.fromSnapshot, truncated: sim.journalTruncated, ops: sim.journalOps() }
   })
 
   app.post('/compare', {
     schema: { tags: ['grading'], summary: "Compare a grader's expected answer (a frame, a PTE, a process) field by field", params: SessionParams, body: CompareBody, response: { 200: CompareReply, ...errorReplies } }
-  }, async (request) => compare(simOf(request), request.body as Expectation))
+  }, async (request) => compare(request.simSession.sim, request.body as Expectation))
 }
 
 export default gradingRoutes

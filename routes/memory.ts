@@ -3,36 +3,36 @@ import { ApiError } from '../src/api-error.js'
 import { Empty, errorReplies, PidParams, toHex } from '../schemas/common.js'
 import { Access, AccessBody, accessOut, MadviseBody, MmapBody, MprotectBody, MremapBody, MremapReply, RangeBody } from '../schemas/memory.js'
 import { Vma, vmaOut } from '../schemas/processes.js'
-import { simOf } from '../src/plugins/session-auth.js'
+import { tagSim } from '../src/plugins/session-auth.js'
 
 /** A process's address space: mmap, munmap, mprotect, mremap, madvise, and memory accesses. */
 const memoryRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/processes/:pid/mmap', {
     schema: { tags: ['address space'], summary: 'mmap: anonymous or file, private or shared, at a fixed address or where the kernel chooses', params: PidParams, body: MmapBody, response: { 201: Vma, ...errorReplies } }
-  }, async (request, reply) => reply.code(201).send(vmaOut(simOf(request).mmap(request.params.pid, request.body))))
+  }, async (request, reply) => reply.code(201).send(vmaOut(tagSim(request).mmap({ pid: request.params.pid, ...request.body }))))
 
   app.post('/processes/:pid/munmap', {
     schema: { tags: ['address space'], summary: 'munmap a range (VMAs are split at its edges)', params: PidParams, body: RangeBody, response: { 200: Empty, ...errorReplies } }
   }, async (request) => {
-    simOf(request).munmap(request.params.pid, request.body.addr, request.body.pages)
+    tagSim(request).munmap({ pid: request.params.pid, ...request.body })
     return { ok: true as const }
   })
 
   app.post('/processes/:pid/mprotect', {
     schema: { tags: ['address space'], summary: 'mprotect a range', params: PidParams, body: MprotectBody, response: { 200: Empty, ...errorReplies } }
   }, async (request) => {
-    simOf(request).mprotect(request.params.pid, request.body.addr, request.body.pages, request.body.prot)
+    tagSim(request).mprotect({ pid: request.params.pid, ...request.body })
     return { ok: true as const }
   })
 
   app.post('/processes/:pid/mremap', {
     schema: { tags: ['address space'], summary: 'mremap: shrink, grow in place, or move (PTEs move, pgoff is kept)', params: PidParams, body: MremapBody, response: { 200: MremapReply, ...errorReplies } }
-  }, async (request) => ({ addr: toHex(simOf(request).mremap(request.params.pid, request.body).addr) }))
+  }, async (request) => ({ addr: toHex(tagSim(request).mremap({ pid: request.params.pid, ...request.body }).addr) }))
 
   app.post('/processes/:pid/madvise', {
     schema: { tags: ['address space'], summary: 'madvise(MADV_DONTNEED) a range', params: PidParams, body: MadviseBody, response: { 200: Empty, ...errorReplies } }
   }, async (request) => {
-    simOf(request).madvise(request.params.pid, request.body.addr, request.body.pages, request.body.advice)
+    tagSim(request).madvise({ pid: request.params.pid, ...request.body })
     return { ok: true as const }
   })
 
@@ -46,7 +46,7 @@ const memoryRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: Access, ...errorReplies }
     }
   }, async (request) => {
-    const r = simOf(request).access(request.params.pid, request.body.addr, request.body.op)
+    const r = tagSim(request)[request.body.op]({ pid: request.params.pid, addr: request.body.addr })
     if (!r.ok) {
       throw new ApiError(422, r.signal === 'SIGBUS' ? 'bus_error' : 'segfault', `${r.signal ?? 'SIGSEGV'} at ${toHex(r.addr)}: ${r.reason ?? ''}`, {
         signal: r.signal, siCode: r.siCode, reason: r.reason, addr: toHex(r.addr), op: r.op, pid: r.pid, vmaId: r.vmaId, pte: r.pte

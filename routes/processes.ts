@@ -1,33 +1,33 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { Empty, errorReplies, PidParams, SessionParams } from '../schemas/common.js'
 import { ForkBody, Process, ProcessDetail, ProcessList, SpawnBody, processOut, vmaOut } from '../schemas/processes.js'
-import { simOf } from '../src/plugins/session-auth.js'
+import { tagSim } from '../src/plugins/session-auth.js'
 
 /** Processes: spawn, list, inspect, fork, exit. */
 const processRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/processes', {
     schema: { tags: ['processes'], summary: 'Spawn a process with an empty address space', params: SessionParams, body: SpawnBody.nullish(), response: { 201: Process, ...errorReplies } }
-  }, async (request, reply) => reply.code(201).send(processOut(simOf(request).spawn(request.body?.name ?? undefined))))
+  }, async (request, reply) => reply.code(201).send(processOut(tagSim(request).spawn({ name: request.body?.name }))))
 
   app.get('/processes', {
     schema: { tags: ['processes'], summary: 'List live processes', params: SessionParams, response: { 200: ProcessList, ...errorReplies } }
-  }, async (request) => ({ processes: simOf(request).processes().map(processOut) }))
+  }, async (request) => ({ processes: request.simSession.sim.processes().map(processOut) }))
 
   app.get('/processes/:pid', {
     schema: { tags: ['processes'], summary: 'A process with its VMAs (start, end, pgoff, prot, flags, file, anon_vma)', params: PidParams, response: { 200: ProcessDetail, ...errorReplies } }
   }, async (request) => {
-    const p = simOf(request).processInfo(request.params.pid)
+    const p = request.simSession.sim.processInfo(request.params.pid)
     return { ...processOut(p), vmaList: p.vmaList.map(vmaOut) }
   })
 
   app.post('/processes/:pid/fork', {
     schema: { tags: ['processes'], summary: "Fork: the child gets copies of the VMAs and, per the kernel model's rules, of the PTEs", params: PidParams, body: ForkBody.nullish(), response: { 201: Process, ...errorReplies } }
-  }, async (request, reply) => reply.code(201).send(processOut(simOf(request).fork(request.params.pid, request.body?.name ?? undefined))))
+  }, async (request, reply) => reply.code(201).send(processOut(tagSim(request).fork({ pid: request.params.pid, name: request.body?.name }))))
 
   app.post('/processes/:pid/exit', {
     schema: { tags: ['processes'], summary: 'Exit: every mapping is torn down and its frames released', params: PidParams, response: { 200: Empty, ...errorReplies } }
   }, async (request) => {
-    simOf(request).exit(request.params.pid)
+    tagSim(request).exit({ pid: request.params.pid })
     return { ok: true as const }
   })
 }

@@ -1,40 +1,19 @@
 import { z } from 'zod'
-import { hex, type DecodedPte } from '../src/sim/index.js'
+import { fields, hex, type DecodedPte } from '../src/sim/index.js'
 
-/** Shared pieces of the API's schemas: addresses, ids, errors, PTEs. */
+/** Shared pieces of the API's schemas: addresses, ids, errors, PTEs (the op fields come from src/sim/ops/fields.ts). */
 
-const HEX_ADDR = /^0x[0-9a-fA-F]{1,16}$/
-
-/** An address in: a hex string ("0x7f0000001000") or an integer. */
-export const AddressIn = z.union([
-  z.string().regex(HEX_ADDR, 'an address is a hex string like "0x7f0000001000" or an integer'),
-  z.number().int().nonnegative()
-]).transform((v, ctx) => {
-  const n = typeof v === 'number' ? v : Number.parseInt(v.slice(2), 16)
-  if (!Number.isSafeInteger(n)) {
-    ctx.addIssue({ code: 'custom', message: 'the address is beyond 2^53 (no canonical user address is that large)' })
-    return z.NEVER
-  }
-  return n
-}).meta({ description: 'Virtual address: hex string or integer', examples: ['0x10000000'] })
+/** An address in a body that the route needs as a number (filters, comparisons): the one parser's value. */
+export const AddressIn = fields.Address.transform(fields.addressArg)
+  .meta({ description: 'Virtual address: hex string or integer', examples: ['0x10000000'] })
 
 /** The same in a query string, where everything arrives as a string. */
-export const AddressQuery = z.string().transform((v, ctx) => {
-  const n = HEX_ADDR.test(v) ? Number.parseInt(v.slice(2), 16) : /^[0-9]{1,16}$/.test(v) ? Number(v) : Number.NaN
-  if (!Number.isSafeInteger(n)) {
-    ctx.addIssue({ code: 'custom', message: 'an address is a hex string like "0x7f0000001000" or a decimal integer' })
-    return z.NEVER
-  }
-  return n
-}).meta({ description: 'Virtual address: hex string or decimal integer', examples: ['0x10000000'] })
+export const AddressQuery = fields.AddressQuery
 
 export const AddressOut = z.string().meta({ description: 'Virtual address in hex', examples: ['0x10000000'] })
 export const toHex = hex
 
-export const Pages = z.number().int().min(1).max(2 ** 36).meta({ description: 'A length in 4 KiB pages' })
-export const Prot = z.string().regex(/^(none|r?w?x?)$/).refine((p) => p !== '', 'prot is r, w, x in that order (e.g. "rw") or "none"')
-  .meta({ description: 'Protection: any of r, w, x in that order, or "none"', examples: ['rw'] })
-export const ProcName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'a process name is 1-64 letters, digits, "_", "." or "-"')
+export const { Address, Pages, Prot, ProcName } = fields
 
 /** A decimal integer in a path segment (no blanks, signs, hex or exponents). */
 const intParam = (min: number, max: number) => z.string().regex(/^[0-9]{1,15}$/, 'must be a decimal integer')

@@ -1,11 +1,8 @@
 import { z } from 'zod'
-import type { FileDetail } from '../src/sim/index.js'
+import { createFileOp, type FileDetail } from '../src/sim/index.js'
 import { AddressOut, toHex } from './common.js'
 
-export const CreateFileBody = z.object({
-  name: z.string().min(1).max(255).regex(/^[^/]+$/, 'a file name has no "/"'),
-  pages: z.number().int().min(1).max(2 ** 30)
-}).strict().meta({ examples: [{ name: 'data', pages: 8 }] })
+export const CreateFileBody = createFileOp.fields.meta({ examples: [{ name: 'data', pages: 8 }] })
 
 export const File = z.object({ name: z.string(), kind: z.enum(['file', 'shmem']), pages: z.number().int(), cached: z.number().int() }).meta({ id: 'File' })
 export const FileList = z.object({ files: z.array(File) })

@@ -1,28 +1,16 @@
 import { z } from 'zod'
-import type { AccessResult, LevelView, PteEntryView } from '../src/sim/index.js'
-import { AddressIn, AddressOut, AddressQuery, Pages, Prot, Pte, toHex } from './common.js'
+import { madviseOp, mmapOp, mprotectOp, mremapOp, munmapOp, type AccessResult, type PteEntryView, type TranslateResult } from '../src/sim/index.js'
+import { Address, AddressOut, AddressQuery, Pte, toHex } from './common.js'
 
-export const MmapBody = z.object({
-  addr: AddressIn.optional().meta({ description: 'Where to map; without it the kernel picks (get_unmapped_area)' }),
-  fixed: z.enum(['noreplace', 'replace', 'hint']).optional().meta({ description: 'How addr is used: MAP_FIXED_NOREPLACE (default), MAP_FIXED, or a hint' }),
-  pages: Pages,
-  prot: Prot.default('rw'),
-  shared: z.boolean().default(false),
-  file: z.string().min(1).max(255).optional().meta({ description: 'File to map; without it the mapping is anonymous' }),
-  offset: z.number().int().min(0).max(2 ** 36).default(0).meta({ description: 'File offset in pages' })
-}).strict().meta({ examples: [{ addr: '0x10000000', pages: 4, prot: 'rw' }] })
+/** The route bodies are the ops' own fields; the process comes from the path. */
+const noProc = { pid: true, proc: true } as const
 
-export const RangeBody = z.object({ addr: AddressIn, pages: Pages }).strict().meta({ examples: [{ addr: '0x10001000', pages: 1 }] })
-export const MprotectBody = RangeBody.extend({ prot: Prot }).strict().meta({ examples: [{ addr: '0x10001000', pages: 1, prot: 'r' }] })
-export const MremapBody = z.object({
-  addr: AddressIn,
-  pages: Pages,
-  newPages: Pages,
-  newAddr: AddressIn.optional().meta({ description: 'MREMAP_FIXED destination (must not overlap the old range)' }),
-  mayMove: z.boolean().default(true).meta({ description: 'MREMAP_MAYMOVE' })
-}).strict().meta({ examples: [{ addr: '0x10000000', pages: 3, newPages: 5, newAddr: '0x50000000' }] })
-export const MadviseBody = RangeBody.extend({ advice: z.enum(['dontneed']) }).strict().meta({ examples: [{ addr: '0x10000000', pages: 1, advice: 'dontneed' }] })
-export const AccessBody = z.object({ addr: AddressIn, op: z.enum(['read', 'write', 'exec']) }).strict().meta({ examples: [{ addr: '0x10000000', op: 'write' }] })
+export const MmapBody = mmapOp.fields.omit({ ...noProc, kind: true }).meta({ examples: [{ addr: '0x10000000', pages: 4, prot: 'rw' }] })
+export const RangeBody = munmapOp.fields.omit(noProc).meta({ examples: [{ addr: '0x10001000', pages: 1 }] })
+export const MprotectBody = mprotectOp.fields.omit(noProc).meta({ examples: [{ addr: '0x10001000', pages: 1, prot: 'r' }] })
+export const MremapBody = mremapOp.fields.omit(noProc).meta({ examples: [{ addr: '0x10000000', pages: 3, newPages: 5, newAddr: '0x50000000' }] })
+export const MadviseBody = madviseOp.fields.omit(noProc).meta({ examples: [{ addr: '0x10000000', pages: 1, advice: 'dontneed' }] })
+export const AccessBody = z.object({ addr: Address, op: z.enum(['read', 'write', 'exec']) }).strict().meta({ examples: [{ addr: '0x10000000', op: 'write' }] })
 
 export const MremapReply = z.object({ addr: AddressOut })
 
@@ -59,7 +47,7 @@ export const Translate = z.object({
   pfn: z.number().int().nullable(),
   offset: z.number().int()
 })
-export const translateOut = (t: { pid: number, addr: number, vmaId: number | null, levels: LevelView[], pfn: number | null, offset: number }): z.infer<typeof Translate> => ({ ...t, addr: toHex(t.addr) })
+export const translateOut = (t: TranslateResult): z.infer<typeof Translate> => ({ ...t, addr: toHex(t.addr) })
 
 export const PtesQuery = z.object({
   from: AddressQuery.optional(),

@@ -1,57 +1,15 @@
 import { z } from 'zod'
-import type { AccessResult, OpOutcome, ProcessView, VmaView } from '../src/sim/index.js'
+import { OpSchema, ScenarioSchema, type AccessResult, type OpOutcome, type ProcessView, type VmaView } from '../src/sim/index.js'
 import { hexAddresses, toHex } from './common.js'
 import { accessOut } from './memory.js'
 import { processOut, vmaOut } from './processes.js'
 
-/** The batch vocabulary (src/sim/ops.ts) as zod schemas; a superset of the conformance scenario format. */
-const Addr = z.union([z.string().regex(/^0x[0-9a-fA-F]{1,16}$/, 'an address is a hex string like "0x10000000" or an integer'), z.number().int().nonnegative().max(2 ** 53)])
-const Pages = z.number().int().min(1).max(2 ** 36)
-const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/)
-const Ref = { pid: z.number().int().min(1).optional(), proc: Name.optional() }
-const Prot = z.string().regex(/^(none|r?w?x?)$/)
-const Pfn = z.number().int().min(0).max(2 ** 40)
-
-export const OpSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('createFile'), name: z.string().min(1).max(255), pages: Pages }).strict(),
-  z.object({ op: z.literal('spawn'), name: Name.optional(), ...Ref }).strict(),
-  z.object({ op: z.literal('fork'), child: Name.optional(), name: Name.optional(), ...Ref }).strict(),
-  z.object({ op: z.literal('exit'), ...Ref }).strict(),
-  z.object({
-    op: z.literal('mmap'),
-    addr: Addr.optional(),
-    fixed: z.enum(['noreplace', 'replace', 'hint']).optional(),
-    pages: Pages,
-    prot: Prot.optional(),
-    shared: z.boolean().optional(),
-    kind: z.enum(['anon', 'file']).optional(),
-    file: z.string().min(1).max(255).optional(),
-    offset: z.number().int().min(0).max(2 ** 36).optional(),
-    ...Ref
-  }).strict(),
-  z.object({ op: z.literal('munmap'), addr: Addr, pages: Pages, ...Ref }).strict(),
-  z.object({ op: z.literal('dontneed'), addr: Addr, pages: Pages, ...Ref }).strict(),
-  z.object({ op: z.literal('madvise'), addr: Addr, pages: Pages, advice: z.enum(['dontneed']), ...Ref }).strict(),
-  z.object({ op: z.literal('mprotect'), addr: Addr, pages: Pages, prot: Prot, ...Ref }).strict(),
-  z.object({ op: z.literal('mremap'), addr: Addr, pages: Pages, newPages: Pages, newAddr: Addr.optional(), mayMove: z.boolean().optional(), ...Ref }).strict(),
-  z.object({ op: z.literal('read'), addr: Addr, ...Ref }).strict(),
-  z.object({ op: z.literal('write'), addr: Addr, ...Ref }).strict(),
-  z.object({ op: z.literal('exec'), addr: Addr, ...Ref }).strict(),
-  z.object({ op: z.literal('referenced'), pfn: Pfn }).strict(),
-  z.object({ op: z.literal('unmap'), pfn: Pfn }).strict(),
-  z.object({ op: z.literal('mkclean'), pfn: Pfn }).strict(),
-  z.object({ op: z.literal('migrate'), pfn: Pfn }).strict(),
-  z.object({ op: z.literal('evict'), file: z.string().min(1).max(255) }).strict(),
-  z.object({ op: z.literal('probe'), addr: Addr, as: z.string().min(1).max(128), ...Ref }).strict()
-])
-
-export const makeOpsBody = (maxOps: number) => z.object({
+/**
+ * /ops takes a scenario (shared/conformance's format, ScenarioSchema) and a mode; its ops are the op
+ * table's vocabulary (src/sim/ops/index.ts), so a new op is accepted and documented here by itself.
+ */
+export const makeOpsBody = (maxOps: number) => ScenarioSchema.extend({
   mode: z.enum(['atomic', 'continue']).default('atomic'),
-  /** Scenario files: created before the first op (the conformance format). */
-  files: z.record(z.string().min(1).max(255), z.object({ pages: Pages }).strict()).optional(),
-  name: z.string().max(256).optional(),
-  description: z.string().max(4096).optional(),
-  window: z.tuple([z.number(), z.number()]).optional(),
   ops: z.array(OpSchema).min(1).max(maxOps)
 }).strict().meta({
   examples: [{ mode: 'atomic', ops: [{ op: 'spawn', proc: 'P' }, { op: 'mmap', proc: 'P', addr: '0x10000000', pages: 2, kind: 'anon' }, { op: 'write', proc: 'P', addr: '0x10000000' }, { op: 'fork', proc: 'P', child: 'C' }] }]

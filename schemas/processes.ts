@@ -1,9 +1,9 @@
 import { z } from 'zod'
-import type { ProcessView, VmaView } from '../src/sim/index.js'
-import { AddressOut, ProcName, toHex } from './common.js'
+import { forkOp, spawnOp, type ProcessView, type VmaView } from '../src/sim/index.js'
+import { AddressOut, toHex } from './common.js'
 
-export const SpawnBody = z.object({ name: ProcName.optional() }).strict()
-export const ForkBody = z.object({ name: ProcName.optional().meta({ description: 'A name for the child' }) }).strict()
+export const SpawnBody = spawnOp.fields.pick({ name: true })
+export const ForkBody = forkOp.fields.pick({ name: true })
 
 export const Vma = z.object({
   id: z.number().int(),

@@ -22,7 +22,7 @@ const dist = async <T>(path: string): Promise<T> => await import(pathToFileURL(j
 
 const { buildApp } = await dist<AppModule>('src/app.js')
 const { loadConfig } = await dist<ConfigModule>('src/config.js')
-const { authenticate, simOf } = await dist<AuthModule>('src/plugins/session-auth.js')
+const { authenticate, tagSim } = await dist<AuthModule>('src/plugins/session-auth.js')
 const { PfnParams, PidParams, errorReplies } = await dist<CommonSchemas>('schemas/common.js')
 const { Rmap, RmapQuery, rmapJson } = await dist<FrameSchemas>('schemas/frames.js')
 const { Access, AccessBody, accessOut } = await dist<MemorySchemas>('schemas/memory.js')
@@ -45,7 +45,7 @@ await app.register(async (scoped) => {
   }, async (request, reply) => {
     const { sid, pfn } = request.params as { sid: string, pfn: number }
     const { trace } = request.query as { trace: boolean }
-    return reply.type(JSON_TYPE).send(replay(`rmap ${sid} ${pfn} ${String(trace)}`, () => rmapJson(simOf(request).rmap(pfn, trace))))
+    return reply.type(JSON_TYPE).send(replay(`rmap ${sid} ${pfn} ${String(trace)}`, () => rmapJson(request.simSession.sim.rmap(pfn, trace))))
   })
   scoped.post('/processes/:pid/access', {
     schema: { params: PidParams, body: AccessBody, response: { 200: Access, ...errorReplies } }
@@ -53,7 +53,7 @@ await app.register(async (scoped) => {
     const { sid, pid } = request.params as { sid: string, pid: number }
     const { addr, op } = request.body as { addr: number, op: 'read' | 'write' | 'exec' }
     return reply.type(JSON_TYPE).send(replay(`access ${sid} ${pid}`, () => {
-      const r = simOf(request).access(pid, addr, op)
+      const r = tagSim(request)[op]({ pid, addr })
       if (!r.ok) throw new Error(`the calibration access faulted: ${r.reason ?? ''}`)
       return JSON.stringify(accessOut(r))
     }))

@@ -141,7 +141,7 @@ export async function fork (ctx: Ctx, pages: number, mode: 'continue' | 'atomic'
 
 /** Checks on the engine itself that the 200-op scenario is valid and leaves nothing behind. */
 function validateOps200 (ops: unknown[]): void {
-  const sim = new Simulator({ kernel: '6.18' })
+  const sim = new Simulator({ version: '6.18' })
   for (let round = 0; round < 2; round++) {
     const r = applyBatch(sim, ops as Op[], 'atomic', () => Simulator.fromSnapshot(sim.snapshot(), { verify: false }))
     if (!r.applied || r.failed > 0) throw new Error(`the 200-op scenario fails on the engine: ${JSON.stringify(r.firstFailure ?? r.results.find((x) => !x.ok))}`)

@@ -123,22 +123,22 @@ function minTimes (samples: PhaseTimes[]): PhaseTimes {
 }
 
 function engineOnce (n: number): PhaseTimes {
-  const sim = new Simulator({ kernel: '6.18', limits: { maxFrames: 2 * n + Math.ceil(n / 256) + 1024, maxProcesses: 16 } })
+  const sim = new Simulator({ version: '6.18', limits: { maxFrames: 2 * n + Math.ceil(n / 256) + 1024, maxProcesses: 16 } })
   const base = 0x10000000
   const P = 4096
-  const parent = sim.spawn('P').pid
+  const parent = sim.spawn({ name: 'P' }).pid
   const t0 = performance.now()
-  sim.mmap(parent, { addr: base, pages: n })
+  sim.mmap({ pid: parent, addr: base, pages: n })
   const t1 = performance.now()
-  for (let i = 0; i < n; i++) sim.access(parent, base + i * P, 'write')
+  for (let i = 0; i < n; i++) sim.write({ pid: parent, addr: base + i * P })
   const t2 = performance.now()
-  const child = sim.fork(parent, 'C').pid
+  const child = sim.fork({ pid: parent, child: 'C' }).pid
   const t3 = performance.now()
-  for (let i = 0; i < n; i++) sim.access(child, base + i * P, 'write')
+  for (let i = 0; i < n; i++) sim.write({ pid: child, addr: base + i * P })
   const t4 = performance.now()
-  sim.exit(child)
+  sim.exit({ pid: child })
   const t5 = performance.now()
-  sim.munmap(parent, base, n)
+  sim.munmap({ pid: parent, addr: base, pages: n })
   const t6 = performance.now()
   return { mmap: t1 - t0, touch: t2 - t1, fork: t3 - t2, cow: t4 - t3, exit: t5 - t4, munmap: t6 - t5 }
 }

@@ -21,13 +21,13 @@ export function registerMetrics (app: FastifyInstance, eventLag: LagSink): void 
     name: 'rmap_processes',
     help: 'Live simulated processes in all sessions',
     registers: [],
-    collect () { let n = 0; for (const s of sessions.list()) n += s.sim.kernel.processes.size; this.set(n) }
+    collect () { let n = 0; for (const s of sessions.list()) n += s.sim.state.processes.size; this.set(n) }
   }))
   registry.registerMetric(new Gauge({
     name: 'rmap_frames_in_use',
     help: 'Simulated frames in use in all sessions',
     registers: [],
-    collect () { let n = 0; for (const s of sessions.list()) n += s.sim.kernel.frames.inUse; this.set(n) }
+    collect () { let n = 0; for (const s of sessions.list()) n += s.sim.state.frames.inUse; this.set(n) }
   }))
   registry.registerMetric(new Gauge({
     name: 'rmap_ws_subscribers',

@@ -76,8 +76,11 @@ export function authenticate (request: FastifyRequest, _reply: FastifyReply, don
   done()
 }
 
-/** The request's simulator, with its events tagged by the request id. */
-export function simOf (request: FastifyRequest): Simulator {
+/**
+ * Tags the session's simulator with this request's id (the cause of every event the command makes
+ * names it) and returns it: call it right before a command. Queries use request.simSession.sim.
+ */
+export function tagSim (request: FastifyRequest): Simulator {
   const sim = request.simSession.sim
   sim.tag = request.id
   return sim

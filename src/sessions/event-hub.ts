@@ -110,7 +110,7 @@ export class EventHub {
   }
 
   /** The sequence number of the latest event. */
-  get seq (): number { return this.sim.kernel.events.seq }
+  get seq (): number { return this.sim.state.events.seq }
   /** The oldest sequence number still in the history (seq + 1 when it is empty). */
   get oldest (): number { return this.history.oldestSeq ?? this.seq + 1 }
 

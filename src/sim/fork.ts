@@ -1,7 +1,7 @@
 import { PAGE_SIZE } from './constants.js'
 import { LimitError } from './errors.js'
 import { PG, PFN_BASE, ZERO_PFN } from './frames.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import { Mm } from './mm.js'
 import type { PteTable } from './page-table.js'
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_PROTNONE, PTE_RW, SWP_EXCLUSIVE } from './pte.js'
@@ -10,13 +10,13 @@ import { isCowMapping, type Vma } from './vma.js'
 
 /** fork, spawn and exit: kernel/fork.c dup_mmap(), mm/memory.c copy_page_range(), mm/mmap.c exit_mmap(). */
 
-export function checkProcessRoom (k: Kernel): void {
+export function checkProcessRoom (k: KernelState): void {
   if (k.processes.size >= k.limits.maxProcesses) {
     throw new LimitError(`the session already has ${k.processes.size} processes (limit ${k.limits.maxProcesses})`)
   }
 }
 
-export function spawn (k: Kernel, name: string | null): Mm {
+export function spawn (k: KernelState, name: string | null): Mm {
   checkProcessRoom(k)
   k.frames.ensureAvailable(1, 'a new process (its pgd)')
   const mm = new Mm(k.nextPid++, null, name, k.tables)
@@ -30,7 +30,7 @@ export function spawn (k: Kernel, name: string | null): Mm {
  * dup_mmap(): the child gets a copy of every VMA (linked to the parent's anon_vmas by the model) and,
  * where the model says so, a copy of its PTEs.
  */
-export function fork (k: Kernel, parent: Mm, name: string | null): Mm {
+export function fork (k: KernelState, parent: Mm, name: string | null): Mm {
   checkProcessRoom(k)
   // The child needs at most the parent's page-table pages.
   k.frames.ensureAvailable(parent.pgtable.tablePages, `fork of process ${parent.pid}`)
@@ -39,8 +39,8 @@ export function fork (k: Kernel, parent: Mm, name: string | null): Mm {
   k.processes.set(child.pid, child)
   if (k.events.active) k.events.emit({ type: 'process.forked', cause: k.cause, pid: parent.pid, parent: parent.pid, child: child.pid })
   for (const vma of parent.vmas) {
-    const tmp = k.newVma(child, vma.start, vma.end, vma.pgoff, vma.flags, vma.file)
-    tmp.fileHandle = vma.fileHandle
+    const tmp = k.newVma(child, vma.start, vma.end, vma.pgoff, vma.flags, vma.mapping)
+    tmp.file = vma.file
     k.model.anonVmaFork(k, tmp, vma)
     linkVma(k, tmp)
     k.emitVma('vma.created', tmp)
@@ -55,7 +55,7 @@ export function fork (k: Kernel, parent: Mm, name: string | null): Mm {
  * copy is old, and clean when the mapping is shared; an anonymous page stops being exclusive; a swap
  * entry gains a swap reference and loses its exclusive marker in both.
  */
-export function copyPageRange (k: Kernel, dst: Mm, dstVma: Vma, src: Mm, srcVma: Vma): void {
+export function copyPageRange (k: KernelState, dst: Mm, dstVma: Vma, src: Mm, srcVma: Vma): void {
   const copier = new PteRangeCopier(k, dst, dstVma, src, srcVma)
   src.pgtable.forEachLeaf(srcVma.start, srcVma.end, (leaf, from, to, base) => { copier.copyLeaf(leaf, from, to, base) })
 }
@@ -73,14 +73,14 @@ class PteRangeCopier {
   private readonly events: boolean
   private readonly dstShmem: boolean
 
-  constructor (private readonly k: Kernel, private readonly dst: Mm, dstVma: Vma, private readonly src: Mm, srcVma: Vma) {
+  constructor (private readonly k: KernelState, private readonly dst: Mm, dstVma: Vma, private readonly src: Mm, srcVma: Vma) {
     this.cow = isCowMapping(srcVma.flags)
     this.trackExclusive = k.model.tracksAnonExclusive
     // 2.6.11 copy_one_pte(): a PageReserved page (the zero page) is copied verbatim.
     this.reservedVerbatim = !k.model.zeroPageSpecial
     this.childClear = PTE_ACCESSED | (srcVma.isShared ? PTE_DIRTY : 0)
     this.events = k.events.active
-    this.dstShmem = dstVma.file?.kind === 'shmem'
+    this.dstShmem = dstVma.mapping?.kind === 'shmem'
   }
 
   copyLeaf (leaf: PteTable, from: number, to: number, base: number): void {
@@ -138,7 +138,7 @@ class PteRangeCopier {
 }
 
 /** exit_mmap(): zap every VMA, free the page tables, unlink the VMAs, free the pgd. */
-export function exitMm (k: Kernel, mm: Mm, zap: (vma: Vma) => void): void {
+export function exitMm (k: KernelState, mm: Mm, zap: (vma: Vma) => void): void {
   for (const vma of mm.vmas) zap(vma)
   const vmas = mm.vmas.slice()
   for (const vma of vmas) {

@@ -1,6 +1,6 @@
 import { PAGE_SIZE, hex } from './constants.js'
 import { PFN_BASE, PG, ZERO_PFN, fileMapping, mappingId, mappingIsAnon } from './frames.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import { pteIsMigration, pteIsSwap, pteMapped, ptePfn, swpOffset } from './pte.js'
 import { rmapWalk } from './rmap.js'
 
@@ -18,7 +18,7 @@ const MAX_VIOLATIONS = 200
  * the VMA lists, i_mmap and anon_vma structures agree, swap counts match swap entries, and RSS
  * counters match the page tables.
  */
-export function checkInvariants (k: Kernel): InvariantReport {
+export function checkInvariants (k: KernelState): InvariantReport {
   const violations: string[] = []
   const fail = (msg: string): void => { if (violations.length < MAX_VIOLATIONS) violations.push(msg) }
   const mappers = new Map<number, string[]>()
@@ -36,7 +36,7 @@ export function checkInvariants (k: Kernel): InvariantReport {
       if (vma.start % PAGE_SIZE !== 0 || vma.end % PAGE_SIZE !== 0 || vma.start >= vma.end) fail(`${vma} of pid ${mm.pid} has a bad range`)
       if (vma.start < prevEnd) fail(`${vma} of pid ${mm.pid} overlaps or is out of order`)
       prevEnd = vma.end
-      if (vma.file !== null) {
+      if (vma.mapping !== null) {
         if (vma.immapNode === null || vma.immapNode.start !== vma.pgoff || vma.immapNode.last !== vma.lastPgoff) fail(`${vma} of pid ${mm.pid} is missing from i_mmap or keyed wrong`)
       }
       k.model.checkAnonLinks(k, vma, fail)
@@ -85,7 +85,7 @@ export function checkInvariants (k: Kernel): InvariantReport {
     const err = space.immap.validate()
     if (err !== null) fail(`i_mmap of ${space.name}: ${err}`)
     for (const vma of space.immap.values()) {
-      if (vma.file !== space || !k.processes.has(vma.mm.pid) || !vma.mm.vmas.includes(vma)) fail(`i_mmap of ${space.name} holds a dead or foreign ${vma}`)
+      if (vma.mapping !== space || !k.processes.has(vma.mm.pid) || !vma.mm.vmas.includes(vma)) fail(`i_mmap of ${space.name} holds a dead or foreign ${vma}`)
     }
     for (const [index, pfn] of space.cache) {
       if (k.pageMapping(pfn) !== fileMapping(space.id) || k.pageIndex(pfn) !== index) fail(`page cache of ${space.name}[${index}] -> PFN ${pfn} whose mapping/index disagree`)

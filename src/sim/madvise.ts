@@ -1,5 +1,5 @@
 import { PAGE_SIZE } from './constants.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import { zapRange } from './memory.js'
 import { checkPages, checkUserRange } from './mmap.js'
 import type { Mm } from './mm.js'
@@ -18,7 +18,7 @@ export function checkMadvise (mm: Mm, addr: number, pages: number): void {
  * madvise_dontneed_single_vma() -> zap_page_range_single(): the PTEs go; anonymous pages are freed with
  * their last mapping, page-cache pages stay cached, and the next touch faults afresh.
  */
-export function doMadvise (k: Kernel, mm: Mm, addr: number, pages: number, _advice: Advice): void {
+export function doMadvise (k: KernelState, mm: Mm, addr: number, pages: number, _advice: Advice): void {
   const hi = addr + pages * PAGE_SIZE
   for (const vma of mm.vmasIn(addr, hi)) zapRange(k, mm, vma, Math.max(addr, vma.start), Math.min(hi, vma.end))
 }

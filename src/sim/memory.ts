@@ -2,7 +2,7 @@ import { PAGE_SIZE, pageDown } from './constants.js'
 import type { AddressSpace } from './address-space.js'
 import type { FaultPath } from './events.js'
 import { PG, ZERO_PFN, fileMapping } from './frames.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import type { Mm } from './mm.js'
 import { pteIndex, type PteTable } from './page-table.js'
 import { maybeMkwrite, vmPageProt } from './prot.js'
@@ -40,7 +40,7 @@ export interface FaultResult {
  * filemap_fault() / shmem_fault(): the page-cache page at `index`, read in (or, for shmem, allocated
  * zeroed) when not cached. The cache holds one reference.
  */
-export function findOrReadPage (k: Kernel, space: AddressSpace, index: number): number {
+export function findOrReadPage (k: KernelState, space: AddressSpace, index: number): number {
   const cached = space.cache.get(index)
   if (cached !== undefined) return cached
   const pfn = k.allocFrame()
@@ -68,49 +68,81 @@ export function accessError (vma: Vma, op: AccessOp, readFlags: number): string 
 }
 
 /**
- * handle_mm_fault() for one access: find the VMA, check access, then handle_pte_fault(). The access
- * either succeeds (possibly through a fault path) or is a signal with nothing changed.
+ * What an access will do, decided before anything changes: nothing to fault (the MMU completes it),
+ * a signal (the process would die; nothing changes), or a fault in `vma`. Throws LimitError when the
+ * fault could not get the frames it may need.
  */
-export function handleMmFault (k: Kernel, mm: Mm, addr: number, op: AccessOp): FaultResult {
+export type FaultCheck =
+  | { kind: 'hardware', page: number, pteBefore: number }
+  | { kind: 'signal', page: number, pteBefore: number, signal: 'SIGSEGV' | 'SIGBUS', siCode: 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR', reason: string, vma?: Vma }
+  | { kind: 'fault', page: number, pteBefore: number, vma: Vma }
+
+/** do_user_addr_fault()'s decisions up to handle_mm_fault(): find the VMA, check access, and size. */
+export function checkFault (k: KernelState, mm: Mm, addr: number, op: AccessOp): FaultCheck {
   const page = pageDown(addr)
-  const before = mm.pgtable.get(page)
-  if (hardwareAllows(before, op)) {
-    // No fault at all: the MMU sets the accessed bit, and the dirty bit on a write.
+  const pteBefore = mm.pgtable.get(page)
+  if (hardwareAllows(pteBefore, op)) return { kind: 'hardware', page, pteBefore }
+  const vma = mm.vmaAt(addr)
+  if (vma === undefined) {
+    return { kind: 'signal', page, pteBefore, signal: 'SIGSEGV', siCode: 'SEGV_MAPERR', reason: 'no VMA contains the address' }
+  }
+  const denied = accessError(vma, op, k.model.readAccessFlags)
+  if (denied !== null) return { kind: 'signal', page, pteBefore, signal: 'SIGSEGV', siCode: 'SEGV_ACCERR', reason: denied, vma }
+  if (vma.mapping !== null && pteBefore === 0 && vma.linearPageIndex(page) >= vma.mapping.pages) {
+    return { kind: 'signal', page, pteBefore, signal: 'SIGBUS', siCode: 'BUS_ADRERR', reason: `page ${vma.linearPageIndex(page)} is past the end of ${vma.mapping.name} (${vma.mapping.pages} pages)`, vma }
+  }
+  k.frames.ensureAvailable(faultFramesNeeded(mm, page) - (pteBefore !== 0 ? mm.pgtable.tablesNeeded(page, page + PAGE_SIZE) : 0), 'this fault')
+  return { kind: 'fault', page, pteBefore, vma }
+}
+
+/**
+ * struct vm_fault: one fault as the handlers see it. The handlers fill in the path they took and,
+ * for a copy, the frame they copied from.
+ */
+export interface VmFault {
+  readonly k: KernelState
+  readonly mm: Mm
+  readonly vma: Vma
+  /** vmf->address: the faulting page's address. */
+  readonly address: number
+  /** FAULT_FLAG_WRITE. */
+  readonly write: boolean
+  /** vmf->pte: the PTE table and the entry's slot in it. */
+  readonly leaf: PteTable
+  readonly slot: number
+  path: FaultPath
+  copiedFrom?: number
+}
+
+/**
+ * handle_mm_fault() -> handle_pte_fault() for an access checkFault() approved; a signal or a
+ * hardware-completed access comes back as it is (the MMU sets accessed, and dirty on a write).
+ */
+export function handleMmFault (k: KernelState, mm: Mm, check: FaultCheck, op: AccessOp): FaultResult {
+  const { page, pteBefore: before } = check
+  if (check.kind === 'signal') {
+    return { path: check.signal === 'SIGBUS' ? 'sigbus' : 'sigsegv', signal: check.signal, siCode: check.siCode, reason: check.reason, vma: check.vma, page, pteBefore: before, pteAfter: before }
+  }
+  if (check.kind === 'hardware') {
     const leaf = mm.pgtable.leaf(page) as PteTable
     k.setPte(mm, leaf, pteIndex(page), page, setBits(before, PTE_ACCESSED | (op === 'write' ? PTE_DIRTY : 0)))
     const after = leaf.ptes[pteIndex(page)]
-    return { path: 'none', vma: mm.vmaAt(addr), page, pteBefore: before, pteAfter: after, pfn: ptePfn(after) }
+    return { path: 'none', vma: mm.vmaAt(page), page, pteBefore: before, pteAfter: after, pfn: ptePfn(after) }
   }
-  const vma = mm.vmaAt(addr)
-  if (vma === undefined) {
-    return { path: 'sigsegv', signal: 'SIGSEGV', siCode: 'SEGV_MAPERR', reason: 'no VMA contains the address', page, pteBefore: before, pteAfter: before }
-  }
-  const denied = accessError(vma, op, k.model.readAccessFlags)
-  if (denied !== null) {
-    return { path: 'sigsegv', signal: 'SIGSEGV', siCode: 'SEGV_ACCERR', reason: denied, vma, page, pteBefore: before, pteAfter: before }
-  }
-  if (vma.file !== null && before === 0 && vma.linearPageIndex(page) >= vma.file.pages) {
-    return { path: 'sigbus', signal: 'SIGBUS', siCode: 'BUS_ADRERR', reason: `page ${vma.linearPageIndex(page)} is past the end of ${vma.file.name} (${vma.file.pages} pages)`, vma, page, pteBefore: before, pteAfter: before }
-  }
-  k.frames.ensureAvailable(faultFramesNeeded(mm, page) - (before !== 0 ? mm.pgtable.tablesNeeded(page, page + PAGE_SIZE) : 0), 'this fault')
-  const leaf = mm.pgtable.leafAlloc(page)
-  const slot = pteIndex(page)
-  const res: FaultResult = { path: 'none', vma, page, pteBefore: before, pteAfter: before }
-  const write = op === 'write'
+  const vmf: VmFault = { k, mm, vma: check.vma, address: page, write: op === 'write', leaf: mm.pgtable.leafAlloc(page), slot: pteIndex(page), path: 'none' }
   if (before === 0) {
-    if (vma.file === null) doAnonymousPage(k, mm, vma, leaf, slot, page, write, res)
-    else doFault(k, mm, vma, vma.file, leaf, slot, page, write, res)
+    if (vmf.vma.mapping === null) doAnonymousPage(vmf)
+    else doFault(vmf, vmf.vma.mapping)
   } else if (pteIsSwap(before)) {
-    doSwapPage(k, mm, vma, leaf, slot, page, write, res)
-  } else if (write && !pteWrite(before)) {
-    doWpPage(k, mm, vma, leaf, slot, page, res)
+    doSwapPage(vmf)
+  } else if (vmf.write && !pteWrite(before)) {
+    doWpPage(vmf)
   } else {
     // A present entry the MMU refused for another reason (NX): spurious here, fixed up as accessed.
-    k.setPte(mm, leaf, slot, page, setBits(before, PTE_ACCESSED | (write ? PTE_DIRTY : 0)))
+    k.setPte(mm, vmf.leaf, vmf.slot, page, setBits(before, PTE_ACCESSED | (vmf.write ? PTE_DIRTY : 0)))
   }
-  res.pteAfter = leaf.ptes[slot]
-  res.pfn = pteMapped(res.pteAfter) ? ptePfn(res.pteAfter) : undefined
-  return res
+  const after = vmf.leaf.ptes[vmf.slot]
+  return { path: vmf.path, vma: vmf.vma, page, pteBefore: before, pteAfter: after, pfn: pteMapped(after) ? ptePfn(after) : undefined, copiedFrom: vmf.copiedFrom }
 }
 
 /** Whether the MMU completes the access without a fault: present, and writable / executable as needed. */
@@ -122,30 +154,35 @@ function hardwareAllows (pte: number, op: AccessOp): boolean {
   return true
 }
 
-/** A brand-new anonymous page for `vma` at `addr` (folio_prealloc + folio_add_new_anon_rmap). */
-function newAnonPage (k: Kernel, vma: Vma, addr: number): number {
+/** set_pte_at() of the faulting entry. */
+const setFaultPte = (vmf: VmFault, value: number): void => { vmf.k.setPte(vmf.mm, vmf.leaf, vmf.slot, vmf.address, value) }
+
+/** A brand-new anonymous page for the faulting address (folio_prealloc + folio_add_new_anon_rmap). */
+function newAnonPage (vmf: VmFault): number {
+  const { k, vma } = vmf
   const av = k.model.anonVmaPrepare(k, vma)
   const pfn = k.allocFrame()
   k.setPageFlags(pfn, PG.uptodate | PG.lru | PG.swapbacked | (k.model.tracksAnonExclusive ? PG.anonExclusive : 0))
-  k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, true) ?? av, vma.linearPageIndex(addr))
+  k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, true) ?? av, vma.linearPageIndex(vmf.address))
   k.mapPage(pfn)
   return pfn
 }
 
 /** do_anonymous_page(): a read maps the zero page read-only; a write gets a new zeroed page. */
-function doAnonymousPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, addr: number, write: boolean, res: FaultResult): void {
+function doAnonymousPage (vmf: VmFault): void {
+  const { k, mm, vma } = vmf
   const prot = vmPageProt(k.model, vma)
-  if (!write) {
+  if (!vmf.write) {
     // my_zero_pfn(): not refcounted, not mapcounted; the VMA still gets no anon_vma.
-    k.setPte(mm, leaf, slot, addr, makePte(ZERO_PFN, (prot & ~PTE_RW) | (k.model.zeroPageSpecial ? PTE_SPECIAL : 0)))
-    res.path = 'zero_page'
+    setFaultPte(vmf, makePte(ZERO_PFN, (prot & ~PTE_RW) | (k.model.zeroPageSpecial ? PTE_SPECIAL : 0)))
+    vmf.path = 'zero_page'
     return
   }
-  const pfn = newAnonPage(k, vma, addr)
+  const pfn = newAnonPage(vmf)
   if (k.model.newAnonPageReferenced) k.setPageFlags(pfn, PG.referenced)
-  k.setPte(mm, leaf, slot, addr, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
+  setFaultPte(vmf, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
   mm.rss.anon++
-  res.path = 'anon_alloc'
+  vmf.path = 'anon_alloc'
 }
 
 function rssFileCounter (mm: Mm, space: AddressSpace, delta: number): void {
@@ -157,28 +194,28 @@ function rssFileCounter (mm: Mm, space: AddressSpace, delta: number): void {
  * do_fault(): do_read_fault maps the page-cache page; do_cow_fault gives a private writer an anonymous
  * copy (the cache page is read in but not mapped); do_shared_fault maps the cache page writable, dirty.
  */
-function doFault (k: Kernel, mm: Mm, vma: Vma, space: AddressSpace, leaf: PteTable, slot: number, addr: number, write: boolean, res: FaultResult): void {
-  const index = vma.linearPageIndex(addr)
+function doFault (vmf: VmFault, space: AddressSpace): void {
+  const { k, mm, vma } = vmf
   const prot = vmPageProt(k.model, vma)
-  const cachePfn = findOrReadPage(k, space, index)
-  if (write && !vma.isShared) {
-    const pfn = newAnonPage(k, vma, addr)
-    k.setPte(mm, leaf, slot, addr, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
+  const cachePfn = findOrReadPage(k, space, vma.linearPageIndex(vmf.address))
+  if (vmf.write && !vma.isShared) {
+    const pfn = newAnonPage(vmf)
+    setFaultPte(vmf, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
     mm.rss.anon++
-    res.path = 'private_file_cow'
-    res.copiedFrom = cachePfn
+    vmf.path = 'private_file_cow'
+    vmf.copiedFrom = cachePfn
     return
   }
   k.getPage(cachePfn)
   k.mapPage(cachePfn)
   rssFileCounter(mm, space, 1)
-  if (write) {
+  if (vmf.write) {
     k.setPageFlags(cachePfn, PG.dirty)
-    k.setPte(mm, leaf, slot, addr, makePte(cachePfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
-    res.path = 'shared_write'
+    setFaultPte(vmf, makePte(cachePfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
+    vmf.path = 'shared_write'
   } else {
-    k.setPte(mm, leaf, slot, addr, makePte(cachePfn, prot))
-    res.path = 'file_read'
+    setFaultPte(vmf, makePte(cachePfn, prot))
+    vmf.path = 'file_read'
   }
 }
 
@@ -187,38 +224,40 @@ function doFault (k: Kernel, mm: Mm, vma: Vma, space: AddressSpace, leaf: PteTab
  * (wp_page_shared); the zero page and pages another process may see are copied (wp_page_copy);
  * an anonymous page this process alone holds is reused in place (wp_page_reuse).
  */
-function doWpPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, addr: number, res: FaultResult): void {
-  const pte = leaf.ptes[slot]
+function doWpPage (vmf: VmFault): void {
+  const { k, vma } = vmf
+  const pte = vmf.leaf.ptes[vmf.slot]
   const old = ptePfn(pte)
   if (vma.isShared) {
     if (old !== ZERO_PFN) k.setPageFlags(old, PG.dirty)
-    k.setPte(mm, leaf, slot, addr, setBits(pte, PTE_RW | PTE_DIRTY | PTE_ACCESSED))
-    res.path = 'shared_write_notify'
+    setFaultPte(vmf, setBits(pte, PTE_RW | PTE_DIRTY | PTE_ACCESSED))
+    vmf.path = 'shared_write_notify'
     return
   }
-  if (old !== ZERO_PFN && k.isAnonPage(old) && k.model.wpCanReuseAnon(k, old, vma)) {
-    k.setPte(mm, leaf, slot, addr, setBits(pte, PTE_RW | PTE_DIRTY | PTE_ACCESSED))
-    res.path = 'cow_reuse'
+  if (old !== ZERO_PFN && k.isAnonPage(old) && k.model.wpTryReuseAnon(k, old, vma)) {
+    setFaultPte(vmf, setBits(pte, PTE_RW | PTE_DIRTY | PTE_ACCESSED))
+    vmf.path = 'cow_reuse'
     return
   }
-  wpPageCopy(k, mm, vma, leaf, slot, addr, old, res)
+  wpPageCopy(vmf, old)
 }
 
 /** wp_page_copy(): a new anonymous page (zeroed for the zero page, else a copy) replaces the old one. */
-function wpPageCopy (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, addr: number, old: number, res: FaultResult): void {
-  const pfn = newAnonPage(k, vma, addr)
+function wpPageCopy (vmf: VmFault, old: number): void {
+  const { k, mm, vma } = vmf
+  const pfn = newAnonPage(vmf)
   const prot = vmPageProt(k.model, vma)
-  k.setPte(mm, leaf, slot, addr, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
+  setFaultPte(vmf, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
   if (old === ZERO_PFN) {
-    res.path = 'zero_page_cow'
+    vmf.path = 'zero_page_cow'
     mm.rss.anon++
     return
   }
-  res.copiedFrom = old
+  vmf.copiedFrom = old
   if (k.isAnonPage(old)) {
-    res.path = 'cow_copy'
+    vmf.path = 'cow_copy'
   } else {
-    res.path = 'private_file_cow'
+    vmf.path = 'private_file_cow'
     rssFileCounter(mm, spaceOf(k, old), -1)
     mm.rss.anon++
   }
@@ -226,7 +265,7 @@ function wpPageCopy (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, 
   k.putPage(old)
 }
 
-function spaceOf (k: Kernel, pfn: number): AddressSpace {
+function spaceOf (k: KernelState, pfn: number): AddressSpace {
   const space = k.spaces.get(k.pageMapping(pfn) >>> 1)
   if (space === undefined) throw new Error(`page ${pfn} has no address_space`)
   return space
@@ -238,8 +277,9 @@ function spaceOf (k: Kernel, pfn: number): AddressSpace {
  * free the swap slot on a write (should_try_to_free_swap); 2.6.11 maps it read-only and lets
  * do_wp_page decide.
  */
-function doSwapPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, addr: number, write: boolean, res: FaultResult): void {
-  const entry = leaf.ptes[slot]
+function doSwapPage (vmf: VmFault): void {
+  const { k, mm, vma } = vmf
+  const entry = vmf.leaf.ptes[vmf.slot]
   const swapSlot = swpOffset(entry)
   let pfn = k.swap.cache.get(swapSlot)
   if (pfn === undefined) {
@@ -259,27 +299,28 @@ function doSwapPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, 
   let writeDone = false
   if (k.model.tracksAnonExclusive) {
     const exclusive = (pteBits(entry) & SWP_EXCLUSIVE) !== 0
-    if (write && k.refcount(pfn) === 2 && k.swap.count(swapSlot) === 0) {
+    if (vmf.write && k.refcount(pfn) === 2 && k.swap.count(swapSlot) === 0) {
       deleteFromSwapCache(k, pfn)
       k.setPageFlags(pfn, PG.dirty)
     }
     if (exclusive || k.refcount(pfn) === 1) {
       if (vma.flags & VM.WRITE) {
         bits |= PTE_RW
-        if (write) { bits |= PTE_DIRTY; writeDone = true }
+        if (vmf.write) { bits |= PTE_DIRTY; writeDone = true }
       }
       k.setPageFlags(pfn, PG.anonExclusive)
     }
-    if (isNew) k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, exclusive || k.refcount(pfn) === 1), vma.linearPageIndex(addr))
+    if (isNew) k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, exclusive || k.refcount(pfn) === 1), vma.linearPageIndex(vmf.address))
   } else if (firstMap) {
-    k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, true), vma.linearPageIndex(addr))
+    k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, true), vma.linearPageIndex(vmf.address))
   }
-  k.setPte(mm, leaf, slot, addr, makePte(pfn, bits))
-  res.path = 'swap_in'
-  if (write && !writeDone) {
-    const sub: FaultResult = { path: 'none', page: addr, pteBefore: leaf.ptes[slot], pteAfter: 0 }
-    doWpPage(k, mm, vma, leaf, slot, addr, sub)
-    if (sub.copiedFrom !== undefined) res.copiedFrom = sub.copiedFrom
+  setFaultPte(vmf, makePte(pfn, bits))
+  vmf.path = 'swap_in'
+  if (vmf.write && !writeDone) {
+    // The write goes on as a write-protect fault on the entry just made; the path stays swap_in.
+    const wp: VmFault = { ...vmf, path: 'none', copiedFrom: undefined }
+    doWpPage(wp)
+    if (wp.copiedFrom !== undefined) vmf.copiedFrom = wp.copiedFrom
   }
 }
 
@@ -289,7 +330,7 @@ function doSwapPage (k: Kernel, mm: Mm, vma: Vma, leaf: PteTable, slot: number, 
  * zap_pte_range() over [lo, hi) of one VMA: every PTE is cleared; a mapped page loses a mapcount and a
  * reference (a dirty PTE dirties a file page first), a swap entry its swap reference.
  */
-export function zapRange (k: Kernel, mm: Mm, vma: Vma, lo: number, hi: number): void {
+export function zapRange (k: KernelState, mm: Mm, vma: Vma, lo: number, hi: number): void {
   mm.pgtable.forEachLeaf(lo, hi, (leaf, from, to, base) => {
     const ptes = leaf.ptes
     for (let i = from; i < to; i++) {

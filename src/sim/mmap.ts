@@ -1,7 +1,7 @@
 import { PAGE_SIZE, TASK_SIZE, hex } from './constants.js'
 import type { AddressSpace } from './address-space.js'
 import { ConflictError, InvalidArgumentError, LimitError } from './errors.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import { zapRange } from './memory.js'
 import type { Mm } from './mm.js'
 import { linkVma, splitVma, tryMerge, unlinkVma } from './vma-ops.js'
@@ -19,13 +19,13 @@ export interface MmapArgs {
   pages: number
   flags: number
   shared: boolean
-  file: AddressSpace | null
+  mapping: AddressSpace | null
   /** File offset in pages. */
   offset: number
 }
 
 /** Throws unless `n` more VMAs fit in the mm (sysctl_max_map_count, ENOMEM). */
-export function ensureVmaRoom (k: Kernel, mm: Mm, n: number): void {
+export function ensureVmaRoom (k: KernelState, mm: Mm, n: number): void {
   if (mm.vmas.length + n > k.limits.maxVmasPerProcess) {
     throw new LimitError(`process ${mm.pid} would have more than ${k.limits.maxVmasPerProcess} VMAs`, { pid: mm.pid, vmas: mm.vmas.length })
   }
@@ -53,13 +53,13 @@ export function checkUserRange (addr: number, len: number, what: string): void {
 }
 
 /** Validates an mmap request against the state; returns the address it will use. Changes nothing. */
-export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): { addr: number, searched: boolean } {
+export function checkMmap (k: KernelState, mm: Mm, a: MmapArgs): { addr: number, searched: boolean } {
   const len = a.pages * PAGE_SIZE
   if (!Number.isSafeInteger(a.pages) || a.pages <= 0) throw new InvalidArgumentError('mmap: length must be at least one page', 'EINVAL', { pages: a.pages })
-  if (a.file !== null && a.file.kind === 'file') {
+  if (a.mapping !== null && a.mapping.kind === 'file') {
     if (!Number.isSafeInteger(a.offset) || a.offset < 0) throw new InvalidArgumentError('mmap: offset must be a non-negative number of pages', 'EINVAL', { offset: a.offset })
-    if (a.offset >= a.file.pages) {
-      throw new InvalidArgumentError(`mmap: offset ${a.offset} is past the end of ${a.file.name} (${a.file.pages} pages)`, 'ENXIO', { offset: a.offset, filePages: a.file.pages })
+    if (a.offset >= a.mapping.pages) {
+      throw new InvalidArgumentError(`mmap: offset ${a.offset} is past the end of ${a.mapping.name} (${a.mapping.pages} pages)`, 'ENXIO', { offset: a.offset, filePages: a.mapping.pages })
     }
   }
   const mode = a.fixed ?? 'noreplace'
@@ -80,7 +80,7 @@ export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): { addr: number, sear
     const hint = k.model.roundHint(a.addr)
     if (hint !== 0 && hint >= k.model.mmapMinAddr && hint + len <= TASK_SIZE && mm.isFree(hint, hint + len)) return { addr: hint, searched: false }
   }
-  const anonPrivate = a.file === null && !a.shared
+  const anonPrivate = a.mapping === null && !a.shared
   const addr = k.model.getUnmappedArea(mm, len, anonPrivate)
   if (addr === null) throw new LimitError(`mmap: no free range of ${a.pages} pages in process ${mm.pid}`, { pages: a.pages })
   return { addr, searched: true }
@@ -90,36 +90,36 @@ export function checkMmap (k: Kernel, mm: Mm, a: MmapArgs): { addr: number, sear
  * do_mmap() + mmap_region() at an address checkMmap() approved: a VMA (merged with a neighbour when
  * flags, file, pgoff and anon_vma allow), its pgoff chosen as the kernel does.
  */
-export function doMmap (k: Kernel, mm: Mm, a: MmapArgs, at: { addr: number, searched: boolean }): Vma {
+export function doMmap (k: KernelState, mm: Mm, a: MmapArgs, at: { addr: number, searched: boolean }): Vma {
   const addr = at.addr
   const end = addr + a.pages * PAGE_SIZE
   if (at.searched) k.model.noteSearchedArea(mm, addr, a.pages * PAGE_SIZE)
   if ((a.fixed ?? 'noreplace') === 'replace' && a.addr !== undefined) doMunmap(k, mm, addr, end)
   let flags = a.flags | VM.MAYREAD | VM.MAYWRITE | VM.MAYEXEC
-  let file = a.file
+  let mapping = a.mapping
   let pgoff: number
   if (a.shared) flags |= VM.SHARED | VM.MAYSHARE
   // accountable_mapping(): private writable memory is charged (VM_ACCOUNT).
   if ((flags & (VM.SHARED | VM.WRITE)) === VM.WRITE) flags |= VM.ACCOUNT
-  if (file !== null) {
+  if (mapping !== null) {
     pgoff = a.offset
   } else if (a.shared) {
     // do_mmap(): MAP_SHARED anonymous ignores pgoff (modern) and shmem_zero_setup() backs it with shmem.
     pgoff = k.model.sharedAnonPgoffZero ? 0 : a.offset
-    file = k.newSpace(`dev/zero (shmem #${k.nextSpaceId})`, 'shmem', pgoff + a.pages)
+    mapping = k.newSpace(`dev/zero (shmem #${k.nextSpaceId})`, 'shmem', pgoff + a.pages)
   } else {
     // do_mmap(): "Set pgoff according to addr for anon_vma".
     pgoff = addr / PAGE_SIZE
   }
-  // Every mmap of a file opens it anew: a struct file of its own (see Vma.fileHandle).
-  const fileHandle = file === null ? 0 : k.nextFileHandle++
-  if (file === null || file.kind === 'file') {
+  // Every mmap of a file opens it anew: a struct file of its own (see Vma.file).
+  const file = mapping === null ? 0 : k.nextFileId++
+  if (mapping === null || mapping.kind === 'file') {
     const { prev, next } = neighbours(mm, addr)
-    const merged = tryMerge(k, mm, { start: addr, end, pgoff, flags, file, fileHandle, anonVma: null, src: null, cloneFrom: null }, prev, next)
+    const merged = tryMerge(k, mm, { start: addr, end, pgoff, flags, mapping, file, anonVma: null, src: null, cloneFrom: null }, prev, next)
     if (merged !== null) return merged
   }
-  const vma = k.newVma(mm, addr, end, pgoff, flags, file)
-  vma.fileHandle = fileHandle
+  const vma = k.newVma(mm, addr, end, pgoff, flags, mapping)
+  vma.file = file
   linkVma(k, vma)
   k.emitVma('vma.created', vma)
   return vma
@@ -135,7 +135,7 @@ export function neighbours (mm: Mm, addr: number): { prev: Vma | undefined, next
  * do_vmi_munmap(): split the VMAs at the edges, zap their PTEs, free the page tables nobody needs
  * any more (free_pgtables between the neighbours), then remove the VMAs.
  */
-export function doMunmap (k: Kernel, mm: Mm, lo: number, hi: number): void {
+export function doMunmap (k: KernelState, mm: Mm, lo: number, hi: number): void {
   let vmas = mm.vmasIn(lo, hi)
   if (vmas.length === 0) return
   const first = vmas[0]
@@ -157,7 +157,7 @@ export function doMunmap (k: Kernel, mm: Mm, lo: number, hi: number): void {
 }
 
 /** Checks an munmap request; changes nothing. */
-export function checkMunmap (k: Kernel, mm: Mm, addr: number, pages: number): void {
+export function checkMunmap (k: KernelState, mm: Mm, addr: number, pages: number): void {
   checkPages(pages, 'munmap')
   checkUserRange(addr, pages * PAGE_SIZE, 'munmap')
   ensureVmaRoom(k, mm, splitsAdded(mm, addr, addr + pages * PAGE_SIZE))

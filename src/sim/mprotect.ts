@@ -1,7 +1,7 @@
 import { PAGE_SIZE, hex } from './constants.js'
 import { InvalidArgumentError } from './errors.js'
 import { PG, ZERO_PFN } from './frames.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import { checkPages, ensureVmaRoom, checkUserRange } from './mmap.js'
 import type { Mm } from './mm.js'
 import { vmPageProt, wantsWriteNotify } from './prot.js'
@@ -23,7 +23,7 @@ export function checkFullyMapped (mm: Mm, lo: number, hi: number, what: string):
   return vmas
 }
 
-export function checkMprotect (k: Kernel, mm: Mm, addr: number, pages: number): void {
+export function checkMprotect (k: KernelState, mm: Mm, addr: number, pages: number): void {
   checkPages(pages, 'mprotect')
   checkUserRange(addr, pages * PAGE_SIZE, 'mprotect')
   const hi = addr + pages * PAGE_SIZE
@@ -35,7 +35,7 @@ export function checkMprotect (k: Kernel, mm: Mm, addr: number, pages: number): 
 /** _PAGE_CHG_MASK: what pte_modify() keeps of the old entry besides the PFN. */
 const KEEP = PTE_ACCESSED | PTE_DIRTY | PTE_SPECIAL
 
-export function doMprotect (k: Kernel, mm: Mm, addr: number, pages: number, protFlags: number): void {
+export function doMprotect (k: KernelState, mm: Mm, addr: number, pages: number, protFlags: number): void {
   const hi = addr + pages * PAGE_SIZE
   for (const vma of mm.vmasIn(addr, hi)) {
     // A VMA merged into the previous one already carries the new flags.
@@ -45,7 +45,7 @@ export function doMprotect (k: Kernel, mm: Mm, addr: number, pages: number, prot
     // keeps the charge, except anonymous memory that never had a page (modern kernels).
     if (newFlags & VM.WRITE) {
       if ((vma.flags & (VM.ACCOUNT | VM.WRITE | VM.SHARED)) === 0) newFlags |= VM.ACCOUNT
-    } else if ((vma.flags & VM.ACCOUNT) !== 0 && k.model.mprotectUnaccountsUntouchedAnon && vma.file === null && vma.anonVma === null) {
+    } else if ((vma.flags & VM.ACCOUNT) !== 0 && k.model.mprotectUnaccountsUntouchedAnon && vma.mapping === null && vma.anonVma === null) {
       newFlags &= ~VM.ACCOUNT
     }
     if (newFlags === vma.flags) continue
@@ -61,8 +61,8 @@ export function doMprotect (k: Kernel, mm: Mm, addr: number, pages: number, prot
       end: target.end,
       pgoff: target.pgoff,
       flags: target.flags,
+      mapping: target.mapping,
       file: target.file,
-      fileHandle: target.fileHandle,
       anonVma: target.anonVma,
       src: target,
       cloneFrom: target
@@ -76,7 +76,7 @@ export function doMprotect (k: Kernel, mm: Mm, addr: number, pages: number, prot
  * special). Modern kernels make it writable at once when that cannot break COW
  * (can_change_pte_writable: an exclusive anonymous page, or a dirty PTE of a write-notify mapping).
  */
-function changeProtection (k: Kernel, mm: Mm, vma: Vma): void {
+function changeProtection (k: KernelState, mm: Mm, vma: Vma): void {
   const prot = vmPageProt(k.model, vma)
   const tryWritable = k.model.mprotectUpgradesWrite &&
     (vma.isShared ? wantsWriteNotify(k.model, vma) : (vma.flags & VM.WRITE) !== 0)
@@ -92,7 +92,7 @@ function changeProtection (k: Kernel, mm: Mm, vma: Vma): void {
   })
 }
 
-function canChangePteWritable (k: Kernel, vma: Vma, pte: number): boolean {
+function canChangePteWritable (k: KernelState, vma: Vma, pte: number): boolean {
   if (((pte & 0xfff) & 0x1) === 0) return false // pte_protnone
   if (vma.isShared) return ((pte & 0xfff) & PTE_DIRTY) !== 0
   const pfn = ptePfn(pte)

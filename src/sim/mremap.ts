@@ -1,6 +1,6 @@
 import { PAGE_SIZE, TASK_SIZE, hex } from './constants.js'
 import { InvalidArgumentError, LimitError } from './errors.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import { checkPages, checkUserRange, doMunmap, ensureVmaRoom, neighbours } from './mmap.js'
 import type { Mm } from './mm.js'
 import { pteIndex } from './page-table.js'
@@ -24,7 +24,7 @@ export type MremapPlan =
   | { kind: 'move', vma: Vma, to: number, searched?: boolean }
   | { kind: 'moveMany', parts: Array<{ from: number, len: number, to: number }> }
 
-export function checkMremap (k: Kernel, mm: Mm, a: MremapArgs): MremapPlan {
+export function checkMremap (k: KernelState, mm: Mm, a: MremapArgs): MremapPlan {
   checkPages(a.pages, 'mremap')
   checkPages(a.newPages, 'mremap', 'newPages')
   checkUserRange(a.addr, a.pages * PAGE_SIZE, 'mremap')
@@ -59,13 +59,13 @@ export function checkMremap (k: Kernel, mm: Mm, a: MremapArgs): MremapPlan {
   if (vma.end === a.addr + oldLen && end <= TASK_SIZE && mm.isFree(vma.end, end)) return { kind: 'expand', vma }
   if (a.mayMove === false) throw new LimitError(`mremap: cannot grow in place at ${hex(a.addr)} and MREMAP_MAYMOVE is not set`, { addr: a.addr })
   ensureVmaRoom(k, mm, 3)
-  const to = k.model.getUnmappedArea(mm, newLen, vma.file === null && !vma.isShared)
+  const to = k.model.getUnmappedArea(mm, newLen, vma.mapping === null && !vma.isShared)
   if (to === null) throw new LimitError(`mremap: no free range of ${a.newPages} pages`)
   k.frames.ensureAvailable(mm.pgtable.tablesNeeded(to, to + oldLen), 'mremap')
   return { kind: 'move', vma, to, searched: true }
 }
 
-export function doMremap (k: Kernel, mm: Mm, a: MremapArgs, plan: MremapPlan): number {
+export function doMremap (k: KernelState, mm: Mm, a: MremapArgs, plan: MremapPlan): number {
   const oldLen = a.pages * PAGE_SIZE
   const newLen = a.newPages * PAGE_SIZE
   switch (plan.kind) {
@@ -85,8 +85,8 @@ export function doMremap (k: Kernel, mm: Mm, a: MremapArgs, plan: MremapPlan): n
           end,
           pgoff: v.pgoff + v.pages,
           flags: v.flags,
+          mapping: v.mapping,
           file: v.file,
-          fileHandle: v.fileHandle,
           anonVma: v.anonVma,
           src: null,
           cloneFrom: v
@@ -123,7 +123,7 @@ export function doMremap (k: Kernel, mm: Mm, a: MremapArgs, plan: MremapPlan): n
  * remap_move() (mm/mremap.c, 6.17+): MREMAP_FIXED without a size change moves every VMA in the range,
  * each part split off as needed, keeping the gaps between them; no gap is allowed at the start.
  */
-function planMoveMany (k: Kernel, mm: Mm, addr: number, len: number, newAddr: number): MremapPlan {
+function planMoveMany (k: KernelState, mm: Mm, addr: number, len: number, newAddr: number): MremapPlan {
   checkUserRange(newAddr, len, 'mremap')
   if (addr + len > newAddr && newAddr + len > addr) {
     throw new InvalidArgumentError('mremap: with MREMAP_FIXED the new range must not overlap the old one', 'EINVAL', { addr, newAddr })
@@ -151,16 +151,16 @@ function planMoveMany (k: Kernel, mm: Mm, addr: number, len: number, newAddr: nu
  * part; a never-faulted anonymous VMA takes new_addr >> PAGE_SHIFT), move_page_tables() moves the
  * PTEs (not the data: mapcounts and page indexes stay), and the old range is unmapped.
  */
-function moveVma (k: Kernel, mm: Mm, vma: Vma, addr: number, oldLen: number, to: number, newLen: number): void {
+function moveVma (k: KernelState, mm: Mm, vma: Vma, addr: number, oldLen: number, to: number, newLen: number): void {
   let pgoff = vma.pgoff + (addr - vma.start) / PAGE_SIZE
-  if (vma.file === null && vma.anonVma === null) pgoff = to / PAGE_SIZE
+  if (vma.mapping === null && vma.anonVma === null) pgoff = to / PAGE_SIZE
   const { prev, next } = neighbours(mm, to)
   let dest = tryMerge(k, mm, {
-    start: to, end: to + newLen, pgoff, flags: vma.flags, file: vma.file, fileHandle: vma.fileHandle, anonVma: vma.anonVma, src: null, cloneFrom: vma
+    start: to, end: to + newLen, pgoff, flags: vma.flags, mapping: vma.mapping, file: vma.file, anonVma: vma.anonVma, src: null, cloneFrom: vma
   }, prev, next)
   if (dest === null) {
-    dest = k.newVma(mm, to, to + newLen, pgoff, vma.flags, vma.file)
-    dest.fileHandle = vma.fileHandle
+    dest = k.newVma(mm, to, to + newLen, pgoff, vma.flags, vma.mapping)
+    dest.file = vma.file
     dest.anonVma = vma.anonVma
     k.model.anonVmaClone(k, dest, vma)
     linkVma(k, dest)
@@ -172,7 +172,7 @@ function moveVma (k: Kernel, mm: Mm, vma: Vma, addr: number, oldLen: number, to:
 }
 
 /** move_page_tables() / move_ptes(): each entry is cleared at the old address and set at the new. */
-function movePageTables (k: Kernel, mm: Mm, from: number, to: number, len: number): void {
+function movePageTables (k: KernelState, mm: Mm, from: number, to: number, len: number): void {
   const moves: Array<[number, number]> = []
   mm.pgtable.forEachLeaf(from, from + len, (leaf, lo, hi, base) => {
     for (let i = lo; i < hi; i++) if (leaf.ptes[i] !== 0) moves.push([base + i * PAGE_SIZE, leaf.ptes[i]])

@@ -7,7 +7,7 @@ import { VM, VM_ACCESS_FLAGS, type Vma } from './vma.js'
  * so the first write is seen (mm/mmap.c). shmem has no writeback, so it does not.
  */
 export function wantsWriteNotify (model: KernelModel, vma: Vma): boolean {
-  return model.writeNotify && vma.isShared && (vma.flags & VM.WRITE) !== 0 && vma.file !== null && vma.file.kind === 'file'
+  return model.writeNotify && vma.isShared && (vma.flags & VM.WRITE) !== 0 && vma.mapping !== null && vma.mapping.kind === 'file'
 }
 
 /**

@@ -3,7 +3,7 @@ import type { AddressSpace } from './address-space.js'
 import type { AnonVma } from './anon-vma.js'
 import { UnsupportedError } from './errors.js'
 import { PG, ZERO_PFN, mappingId, mappingIsAnon } from './frames.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import type { Mm } from './mm.js'
 import { pteIndex, type PteTable } from './page-table.js'
 import {
@@ -41,7 +41,7 @@ export interface WalkTarget {
 }
 
 /** page_mapping()/folio_anon_vma(): which object the page's `mapping` points to. */
-export function walkTarget (k: Kernel, pfn: number): WalkTarget {
+export function walkTarget (k: KernelState, pfn: number): WalkTarget {
   const m = k.pageMapping(pfn)
   const index = k.pageIndex(pfn)
   if (pfn === ZERO_PFN || m === 0 || (k.pageFlags(pfn) & PG.table) !== 0) return { kind: 'none', index }
@@ -54,7 +54,7 @@ export function walkTarget (k: Kernel, pfn: number): WalkTarget {
 }
 
 /** The VMAs a walk visits, in the order it visits them. */
-function candidateVmas (k: Kernel, t: WalkTarget): Vma[] {
+function candidateVmas (k: KernelState, t: WalkTarget): Vma[] {
   if (t.kind === 'anon' && t.anonVma !== undefined) return k.model.anonWalkVmas(t.anonVma, t.index)
   if (t.kind === 'file' && t.space !== undefined) return [...t.space.immap.query(t.index, t.index)]
   return []
@@ -66,7 +66,7 @@ function candidateVmas (k: Kernel, t: WalkTarget): Vma[] {
  * (page_vma_mapped_walk); `visit` sees each PTE that maps this PFN. With `trace`, every step is
  * recorded in the terms of the diagram.
  */
-export function rmapWalk (k: Kernel, pfn: number, visit: (m: RmapMapping) => boolean | undefined, trace?: RmapStep[]): number {
+export function rmapWalk (k: KernelState, pfn: number, visit: (m: RmapMapping) => boolean | undefined, trace?: RmapStep[]): number {
   const t = walkTarget(k, pfn)
   const m = k.pageMapping(pfn)
   if (trace !== undefined) {
@@ -124,7 +124,8 @@ export function rmapWalk (k: Kernel, pfn: number, visit: (m: RmapMapping) => boo
   return matched
 }
 
-function requireRmapPage (k: Kernel, pfn: number, what: string): void {
+/** The rmap operations work on pages the rmap tracks: not the zero page, a free frame or a page table. */
+export function checkRmapPage (k: KernelState, pfn: number, what: string): void {
   const kind = k.frameKind(pfn)
   if (kind === 'zero' || kind === 'pagetable' || kind === 'free') {
     throw new UnsupportedError(`${what}: PFN ${pfn} is ${kind === 'zero' ? 'the zero page' : kind === 'free' ? 'free' : 'a page-table page'}, which the rmap does not track`, 'EINVAL', { pfn, kind })
@@ -135,8 +136,7 @@ function requireRmapPage (k: Kernel, pfn: number, what: string): void {
  * folio_referenced() / page_referenced(): test and clear the young bit of every mapping PTE; the
  * result is how many were young. 2.6.11 also counts (and clears) PG_referenced.
  */
-export function pageReferenced (k: Kernel, pfn: number): { referenced: number, ptes: number } {
-  requireRmapPage(k, pfn, 'page_referenced')
+export function pageReferenced (k: KernelState, pfn: number): { referenced: number, ptes: number } {
   let referenced = 0
   const ptes = rmapWalk(k, pfn, (m) => {
     const pte = m.leaf.ptes[m.slot]
@@ -166,6 +166,12 @@ export interface UnmapResult {
   dirty: boolean
 }
 
+/** try_to_unmap() may need a swap slot: an anonymous page not yet in the swap cache gets one. */
+export function checkTryToUnmap (k: KernelState, pfn: number): void {
+  checkRmapPage(k, pfn, 'try_to_unmap')
+  if (k.isAnonPage(pfn) && (k.pageFlags(pfn) & PG.swapcache) === 0) k.swap.ensureAvailable(1)
+}
+
 /**
  * What reclaim does to one page (shrink_folio_list): an anonymous page is added to the swap cache,
  * try_to_unmap() turns each mapping PTE into a swap entry (the PTE's dirty bit moves to the page),
@@ -173,10 +179,8 @@ export interface UnmapResult {
  * PTEs and stays cached. 2.6.11's try_to_unmap_one() refuses a young PTE (clearing it), so a second
  * try succeeds.
  */
-export function tryToUnmap (k: Kernel, pfn: number): UnmapResult {
-  requireRmapPage(k, pfn, 'try_to_unmap')
+export function tryToUnmap (k: KernelState, pfn: number): UnmapResult {
   const anon = k.isAnonPage(pfn)
-  if (anon && (k.pageFlags(pfn) & PG.swapcache) === 0) k.swap.ensureAvailable(1)
   let slot: number | undefined
   if (anon) slot = k.swap.slotOfPfn.get(pfn) ?? addToSwap(k, pfn)
   let unmapped = 0
@@ -222,8 +226,7 @@ export function tryToUnmap (k: Kernel, pfn: number): UnmapResult {
  * made read-only and clean (the next write faults and re-dirties), a dirty PTE dirties the page, and
  * the write-back leaves the page clean.
  */
-export function pageMkclean (k: Kernel, pfn: number): { cleaned: number, wasDirty: boolean } {
-  requireRmapPage(k, pfn, 'page_mkclean')
+export function pageMkclean (k: KernelState, pfn: number): { cleaned: number, wasDirty: boolean } {
   let cleaned = 0
   let wasDirty = (k.pageFlags(pfn) & PG.dirty) !== 0
   if (!k.isAnonPage(pfn)) {
@@ -242,14 +245,18 @@ export function pageMkclean (k: Kernel, pfn: number): { cleaned: number, wasDirt
   return { cleaned, wasDirty }
 }
 
+/** Migration needs a frame to move the page to. */
+export function checkMigratePage (k: KernelState, pfn: number): void {
+  checkRmapPage(k, pfn, 'migrate')
+  k.frames.ensureAvailable(1, 'migration')
+}
+
 /**
  * migrate_pages() for one page: try_to_migrate() turns every mapping PTE into a migration entry,
  * the contents and state move to a new frame (folio_migrate_mapping: the page-cache or swap-cache
  * slot now points at it), and remove_migration_ptes() maps the new frame where the old one was.
  */
-export function migratePage (k: Kernel, pfn: number): { newPfn: number, remapped: number } {
-  requireRmapPage(k, pfn, 'migrate')
-  k.frames.ensureAvailable(1, 'migration')
+export function migratePage (k: KernelState, pfn: number): { newPfn: number, remapped: number } {
   const places: RmapMapping[] = []
   rmapWalk(k, pfn, (m) => {
     const pte = m.leaf.ptes[m.slot]
@@ -298,7 +305,7 @@ export function migratePage (k: Kernel, pfn: number): { newPfn: number, remapped
  * and invalidate_mapping_pages): each is removed from the cache and freed. shmem pages have no
  * backing file to be re-read from, so they are not evicted.
  */
-export function evictFile (k: Kernel, space: AddressSpace): { evicted: Array<{ index: number, pfn: number }>, kept: Array<{ index: number, pfn: number, why: string }> } {
+export function evictFile (k: KernelState, space: AddressSpace): { evicted: Array<{ index: number, pfn: number }>, kept: Array<{ index: number, pfn: number, why: string }> } {
   const evicted: Array<{ index: number, pfn: number }> = []
   const kept: Array<{ index: number, pfn: number, why: string }> = []
   for (const index of space.cachedIndexes()) {

@@ -1,33 +1,18 @@
+import { applyOp, groupProbes } from './batch.js'
 import { PAGE_SIZE, hex } from './constants.js'
-import { InvalidArgumentError } from './errors.js'
 import { ZERO_PFN } from './frames.js'
+import { opDef, unknownOp, type Op, type Scenario } from './ops/index.js'
 import { pteMapped, ptePfn } from './pte.js'
 import type { Simulator } from './simulator.js'
 
 /**
- * The conformance scenario format of shared/conformance (README there): named processes, fixed
- * addresses, ops spawn/mmap/read/write/fork/exit/munmap/mprotect/mremap/dontneed/probe, and the
- * "truth" a run produces, in the same shape as the Linux oracle's output.
+ * The conformance scenario format of shared/conformance (README there): files, then ops in the
+ * vocabulary of the op table (ops/index.ts), and the "truth" a run produces, in the same shape as the
+ * Linux oracle's output.
  */
 
-export type ScenarioOp =
-  | { op: 'spawn', proc: string }
-  | { op: 'mmap', proc: string, addr: string | number, pages: number, kind: 'anon' | 'file', shared?: boolean, file?: string, offset?: number, prot?: string }
-  | { op: 'read' | 'write', proc: string, addr: string | number }
-  | { op: 'fork', proc: string, child: string }
-  | { op: 'exit', proc: string }
-  | { op: 'munmap' | 'dontneed', proc: string, addr: string | number, pages: number }
-  | { op: 'mprotect', proc: string, addr: string | number, pages: number, prot: string }
-  | { op: 'mremap', proc: string, addr: string | number, pages: number, newAddr: string | number, newPages: number }
-  | { op: 'probe', proc: string, addr: string | number, as: string }
-
-export interface Scenario {
-  name?: string
-  description?: string
-  files?: Record<string, { pages: number }>
-  window?: [number, number]
-  ops: ScenarioOp[]
-}
+export type { Scenario }
+export type ScenarioOp = Op
 
 export interface TruthFrame {
   frame: string
@@ -45,65 +30,34 @@ export interface Truth {
   probes: { same: string[][], unmapped: string[] }
 }
 
-export const toAddr = (a: string | number): number => {
-  if (typeof a === 'number') return a
-  const n = Number(a)
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${a}" is not an address`, 'EINVAL', { addr: a })
-  return n
+/** The names of the live processes in the order they were created (pids only grow). */
+export function processOrder (sim: Simulator): string[] {
+  return sim.processes().map((p) => p.name ?? `pid${p.pid}`)
 }
 
-/** Runs a scenario on a fresh simulator; returns the probes it took (label -> PFN or null). */
+/**
+ * Runs a scenario on a fresh simulator: its files in name order, then its ops; a failing op (a
+ * signal included) stops it with an error naming the op. Returns the live processes in creation order
+ * and the probes it took (label -> PFN or null).
+ */
 export function runScenario (sim: Simulator, s: Scenario): { order: string[], probes: Map<string, number | null> } {
-  const order: string[] = []
   const probes = new Map<string, number | null>()
-  for (const [name, f] of Object.entries(s.files ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) sim.createFile(name, f.pages)
+  for (const [name, f] of Object.entries(s.files ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) sim.createFile({ name, pages: f.pages })
   s.ops.forEach((op, i) => {
     try {
-      applyScenarioOp(sim, op, order, probes)
+      applyScenarioOp(sim, op, probes)
     } catch (err) {
       if (err instanceof Error) err.message = `op ${i} (${op.op}): ${err.message}`
       throw err
     }
   })
-  return { order, probes }
+  return { order: processOrder(sim), probes }
 }
 
-export function applyScenarioOp (sim: Simulator, op: ScenarioOp, order: string[], probes: Map<string, number | null>): void {
-  switch (op.op) {
-    case 'spawn': sim.spawn(op.proc); order.push(op.proc); return
-    case 'fork': sim.fork(sim.pidOf(op.proc), op.child); order.push(op.child); return
-    case 'exit': sim.exit(sim.pidOf(op.proc)); order.splice(order.indexOf(op.proc), 1); return
-    case 'mmap':
-      sim.mmap(sim.pidOf(op.proc), {
-        addr: toAddr(op.addr),
-        fixed: 'noreplace',
-        pages: op.pages,
-        prot: op.prot ?? 'rw',
-        shared: op.shared ?? false,
-        file: op.kind === 'file' ? op.file : undefined,
-        offset: op.offset ?? 0
-      })
-      return
-    case 'read':
-    case 'write': {
-      const r = sim.access(sim.pidOf(op.proc), toAddr(op.addr), op.op)
-      if (!r.ok) throw new InvalidArgumentError(`${op.op} at ${hex(toAddr(op.addr))} killed the process: ${r.signal} (${r.reason ?? ''})`, 'EFAULT')
-      return
-    }
-    case 'munmap': sim.munmap(sim.pidOf(op.proc), toAddr(op.addr), op.pages); return
-    case 'dontneed': sim.madvise(sim.pidOf(op.proc), toAddr(op.addr), op.pages, 'dontneed'); return
-    case 'mprotect': sim.mprotect(sim.pidOf(op.proc), toAddr(op.addr), op.pages, op.prot); return
-    case 'mremap':
-      sim.mremap(sim.pidOf(op.proc), { addr: toAddr(op.addr), pages: op.pages, newAddr: toAddr(op.newAddr), newPages: op.newPages })
-      return
-    case 'probe': {
-      const t = sim.translate(sim.pidOf(op.proc), toAddr(op.addr))
-      probes.set(op.as, t.pfn)
-      return
-    }
-    default:
-      throw new InvalidArgumentError(`unknown scenario op "${(op as { op: string }).op}"`)
-  }
+/** One op of a scenario (a probe notes its frame in `probes`). */
+export function applyScenarioOp (sim: Simulator, op: Op, probes: Map<string, number | null>): void {
+  if (opDef(op.op) === undefined) throw unknownOp(op.op, 'scenario op')
+  applyOp(sim, op, probes)
 }
 
 /**
@@ -111,7 +65,7 @@ export function applyScenarioOp (sim: Simulator, op: ScenarioOp, order: string[]
  * window, frames named F0, F1, ... in order of first appearance, each frame's rmap walk.
  */
 export function truthOf (sim: Simulator, order: string[], probes: Map<string, number | null>, window: [number, number] = [0x10000000, 0x100000000000]): Truth {
-  const k = sim.kernel
+  const k = sim.state
   const names = new Map<number, string>()
   const ptes: Record<string, Record<string, string>> = {}
   const frames: TruthFrame[] = []
@@ -150,10 +104,7 @@ export function truthOf (sim: Simulator, order: string[], probes: Map<string, nu
     f.mappings.sort((a, b) => rank(a.proc) - rank(b.proc) || Number(a.addr) - Number(b.addr))
     if (f.kind === 'zero') f.mapcount = f.mappings.length
   }
-  const groups = new Map<number | null, string[]>()
-  for (const [label, pfn] of probes) groups.set(pfn, [...(groups.get(pfn) ?? []), label])
-  const same = [...groups.entries()].filter(([p]) => p !== null).map(([, g]) => g.sort()).sort((a, b) => (a.join() < b.join() ? -1 : 1))
-  return { name: undefined, processes: [...order], frames, ptes, probes: { same, unmapped: (groups.get(null) ?? []).sort() } }
+  return { name: undefined, processes: [...order], frames, ptes, probes: groupProbes(probes) }
 }
 
 /**

@@ -4,7 +4,7 @@ import { AnonVma, type AnonVmaChain } from './anon-vma.js'
 import { InvalidArgumentError } from './errors.js'
 import { PFN_BASE, ZERO_PFN } from './frames.js'
 import { checkInvariants } from './invariants.js'
-import type { Kernel, SimLimits } from './kernel.js'
+import type { KernelState, SimLimits } from './kernel-state.js'
 import { Mm } from './mm.js'
 import type { KernelVersion } from './models/kernel-model.js'
 import { Vma } from './vma.js'
@@ -13,7 +13,7 @@ import { Vma } from './vma.js'
  * The complete state as plain, versioned JSON, and its exact restoration: same PFNs and allocator
  * order, ids and counters, page tables (at the same table frames), VMAs, anon_vmas with their lists,
  * chains and tree orders, page cache, swap. A restore either yields a state that passes every
- * invariant or throws, leaving nothing half-loaded (it builds a new Kernel).
+ * invariant or throws, leaving nothing half-loaded (it builds a new KernelState).
  */
 export const SNAPSHOT_FORMAT = 'rmap-sim-snapshot'
 export const SNAPSHOT_VERSION = 1
@@ -47,7 +47,7 @@ export interface Snapshot {
   processes: SnapshotProcess[]
 }
 
-export function takeSnapshot (k: Kernel): Snapshot {
+export function takeSnapshot (k: KernelState): Snapshot {
   const pages: Snapshot['frames']['pages'] = []
   const f = k.frames
   for (let pfn = PFN_BASE + 1; pfn < f.pfnLimit; pfn++) {
@@ -70,7 +70,7 @@ export function takeSnapshot (k: Kernel): Snapshot {
       pgd: mm.pgtable.pgdPfn,
       tables: mm.pgtable.tableList(),
       ptes,
-      vmas: mm.vmas.map((v) => ({ id: v.id, start: v.start, end: v.end, pgoff: v.pgoff, flags: v.flags, file: v.file?.id ?? null, fileHandle: v.fileHandle, anonVma: v.anonVma?.id ?? null, chain: v.chain.map((c) => c.anonVma.id) }))
+      vmas: mm.vmas.map((v) => ({ id: v.id, start: v.start, end: v.end, pgoff: v.pgoff, flags: v.flags, file: v.mapping?.id ?? null, fileHandle: v.file, anonVma: v.anonVma?.id ?? null, chain: v.chain.map((c) => c.anonVma.id) }))
     })
   }
   const named = new Set(k.files.values())
@@ -79,7 +79,7 @@ export function takeSnapshot (k: Kernel): Snapshot {
     version: SNAPSHOT_VERSION,
     kernel: k.model.version,
     limits: { ...k.limits },
-    counters: { nextPid: k.nextPid, nextVmaId: k.nextVmaId, nextAnonVmaId: k.nextAnonVmaId, nextSpaceId: k.nextSpaceId, nextFileHandle: k.nextFileHandle, eventSeq: k.events.seq },
+    counters: { nextPid: k.nextPid, nextVmaId: k.nextVmaId, nextAnonVmaId: k.nextAnonVmaId, nextSpaceId: k.nextSpaceId, nextFileHandle: k.nextFileId, eventSeq: k.events.seq },
     frames: { next: f.pfnLimit, free: f.freeListSnapshot(), pages },
     swap: k.swap.snapshot(),
     spaces: [...k.spaces.values()].map((sp) => ({
@@ -107,14 +107,14 @@ function bad (msg: string): never { throw new InvalidArgumentError(`snapshot: ${
  * reuse one), names must be unique among live processes, VMAs must lie in user space, and the state
  * must fit the snapshot's own limits.
  */
-function checkCounters (k: Kernel, s: Snapshot, vmas: Map<number, Vma>): void {
+function checkCounters (k: KernelState, s: Snapshot, vmas: Map<number, Vma>): void {
   const max = (xs: Iterable<number>): number => { let m = 0; for (const x of xs) if (x > m) m = x; return m }
   const c = s.counters
   if (c.nextPid <= max(s.processes.map((p) => p.pid))) bad(`counters.nextPid ${c.nextPid} is not past the pids in use`)
   if (c.nextVmaId <= max(vmas.keys())) bad(`counters.nextVmaId ${c.nextVmaId} is not past the VMA ids in use`)
   if (c.nextAnonVmaId <= max(s.anonVmas.map((a) => a.id))) bad(`counters.nextAnonVmaId ${c.nextAnonVmaId} is not past the anon_vma ids in use`)
   if (c.nextSpaceId <= max(s.spaces.map((sp) => sp.id))) bad(`counters.nextSpaceId ${c.nextSpaceId} is not past the address_space ids in use`)
-  if (c.nextFileHandle <= max([...vmas.values()].map((v) => v.fileHandle))) bad(`counters.nextFileHandle ${c.nextFileHandle} is not past the file handles in use`)
+  if (c.nextFileHandle <= max([...vmas.values()].map((v) => v.file))) bad(`counters.nextFileHandle ${c.nextFileHandle} is not past the file handles in use`)
   const slots = [...s.swap.map.map(([slot]) => slot), ...s.swap.cache.map(([slot]) => slot)]
   if (s.swap.next <= max(slots)) bad(`swap.next ${s.swap.next} is not past the swap slots in use`)
   const inUse = new Set(slots)
@@ -135,7 +135,7 @@ function checkCounters (k: Kernel, s: Snapshot, vmas: Map<number, Vma>): void {
 }
 
 /** Fills a fresh kernel (same model and limits) from a snapshot; throws on any inconsistency. */
-export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
+export function restoreSnapshot (k: KernelState, s: Snapshot, verify = true): void {
   if (s.format !== SNAPSHOT_FORMAT || s.version !== SNAPSHOT_VERSION) bad(`unknown format ${String(s.format)} v${String(s.version)} (expected ${SNAPSHOT_FORMAT} v${SNAPSHOT_VERSION})`)
   if (s.kernel !== k.model.version) bad(`made by the ${s.kernel} model, restoring into ${k.model.version}`)
   const f = k.frames
@@ -198,7 +198,7 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
       prevEnd = sv.end
       const file = sv.file === null ? null : (k.spaces.get(sv.file) ?? bad(`VMA ${sv.id}: unknown address_space ${sv.file}`))
       const v = new Vma(sv.id, mm, sv.start, sv.end, sv.pgoff, sv.flags, file)
-      v.fileHandle = sv.fileHandle
+      v.file = sv.fileHandle
       v.anonVma = sv.anonVma === null ? null : anon(sv.anonVma)
       for (const id of sv.chain) v.chain.push({ vma: v, anonVma: anon(id), node: null })
       mm.vmas.push(v)
@@ -211,7 +211,7 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
     const space = k.spaces.get(sp.id) as AddressSpace
     for (const id of sp.immap) {
       const v = vma(id)
-      if (v.file !== space) bad(`VMA ${id} is in the i_mmap of ${sp.name} but maps another object`)
+      if (v.mapping !== space) bad(`VMA ${id} is in the i_mmap of ${sp.name} but maps another object`)
       v.immapNode = space.immap.insert(v, v.pgoff, v.lastPgoff)
     }
   }
@@ -228,7 +228,7 @@ export function restoreSnapshot (k: Kernel, s: Snapshot, verify = true): void {
   k.nextVmaId = s.counters.nextVmaId
   k.nextAnonVmaId = s.counters.nextAnonVmaId
   k.nextSpaceId = s.counters.nextSpaceId
-  k.nextFileHandle = s.counters.nextFileHandle
+  k.nextFileId = s.counters.nextFileHandle
   k.events.seq = s.counters.eventSeq
 
   if (!verify) return

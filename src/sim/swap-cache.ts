@@ -1,8 +1,8 @@
 import { PG } from './frames.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 
 /** add_to_swap(): give an anonymous page a swap slot and put it in the swap cache (one reference). */
-export function addToSwap (k: Kernel, pfn: number): number {
+export function addToSwap (k: KernelState, pfn: number): number {
   const slot = k.swap.alloc()
   k.swap.addToCache(slot, pfn)
   k.setPageFlags(pfn, PG.swapcache | PG.swapbacked)
@@ -11,7 +11,7 @@ export function addToSwap (k: Kernel, pfn: number): number {
 }
 
 /** delete_from_swap_cache(): drops the cache's reference; the slot is released if no PTE uses it. */
-export function deleteFromSwapCache (k: Kernel, pfn: number): void {
+export function deleteFromSwapCache (k: KernelState, pfn: number): void {
   const slot = k.swap.slotOfPfn.get(pfn)
   if (slot === undefined) return
   k.swap.removeFromCache(slot)
@@ -23,7 +23,7 @@ export function deleteFromSwapCache (k: Kernel, pfn: number): void {
  * free_swap_and_cache(): a swap PTE goes away (zap). When it was the last user of the slot and the
  * cached copy is not mapped, the cache lets go of the page too.
  */
-export function freeSwapAndCache (k: Kernel, slot: number): void {
+export function freeSwapAndCache (k: KernelState, slot: number): void {
   k.swap.put(slot)
   if (k.swap.count(slot) > 0) return
   const pfn = k.swap.cache.get(slot)

@@ -1,6 +1,6 @@
 import type { AddressSpace } from './address-space.js'
 import { flagNames, mappingId, mappingIsAnon, type PageFlagName } from './frames.js'
-import type { FrameKind, Kernel } from './kernel.js'
+import type { FrameKind, KernelState } from './kernel-state.js'
 import type { Mm } from './mm.js'
 import type { LevelEntry } from './page-table.js'
 import { decodePte, rawPte, type DecodedPte } from './pte.js'
@@ -24,7 +24,7 @@ export interface MappingView {
   live: boolean
 }
 
-export function mappingView (k: Kernel, m: number): MappingView {
+export function mappingView (k: KernelState, m: number): MappingView {
   if (m === 0) return { raw: '0x0', anon: false, kind: 'none', id: null, live: false }
   const id = mappingId(m)
   if (mappingIsAnon(m)) {
@@ -51,7 +51,7 @@ export interface FrameView {
   swapSlot: number | null
 }
 
-export function frameView (k: Kernel, pfn: number): FrameView {
+export function frameView (k: KernelState, pfn: number): FrameView {
   const flags = k.pageFlags(pfn)
   const refcount = k.refcount(pfn)
   return {
@@ -98,8 +98,8 @@ export function vmaView (v: Vma): VmaView {
     flags: vmFlagNames(v.flags),
     flagsRaw: v.flags,
     shared: v.isShared,
-    file: v.file?.name ?? null,
-    fileKind: v.file?.kind ?? null,
+    file: v.mapping?.name ?? null,
+    fileKind: v.mapping?.kind ?? null,
     anonVma: v.anonVma?.id ?? null,
     anonVmaChain: v.chain.map((c) => c.anonVma.id)
   }

@@ -1,7 +1,7 @@
 import { PAGE_SIZE } from './constants.js'
 import type { AddressSpace } from './address-space.js'
 import type { AnonVma } from './anon-vma.js'
-import type { Kernel } from './kernel.js'
+import type { KernelState } from './kernel-state.js'
 import type { Mm } from './mm.js'
 import type { Vma } from './vma.js'
 
@@ -10,18 +10,18 @@ import type { Vma } from './vma.js'
  * and into i_mmap, changing a VMA's range (keeping the interval trees keyed right), split and merge.
  */
 
-export function linkVma (k: Kernel, vma: Vma): void {
+export function linkVma (k: KernelState, vma: Vma): void {
   vma.mm.insertVma(vma)
-  if (vma.file !== null) vma.immapNode = vma.file.immap.insert(vma, vma.pgoff, vma.lastPgoff)
+  if (vma.mapping !== null) vma.immapNode = vma.mapping.immap.insert(vma, vma.pgoff, vma.lastPgoff)
 }
 
 /** Removes a VMA from the mm, from i_mmap and from its anon_vmas (remove_vma / unlink_file_vma). */
-export function unlinkVma (k: Kernel, vma: Vma): void {
+export function unlinkVma (k: KernelState, vma: Vma): void {
   vma.mm.removeVma(vma)
-  if (vma.file !== null && vma.immapNode !== null) {
-    vma.file.immap.remove(vma.immapNode)
+  if (vma.mapping !== null && vma.immapNode !== null) {
+    vma.mapping.immap.remove(vma.immapNode)
     vma.immapNode = null
-    if (vma.file.kind === 'shmem' && vma.file.immap.isEmpty()) shmemEvictInode(k, vma.file)
+    if (vma.mapping.kind === 'shmem' && vma.mapping.immap.isEmpty()) shmemEvictInode(k, vma.mapping)
   }
   k.model.unlinkAnonVmas(k, vma)
 }
@@ -30,7 +30,7 @@ export function unlinkVma (k: Kernel, vma: Vma): void {
  * The last mapping of a MAP_SHARED|MAP_ANONYMOUS object is gone: its "dev/zero" file is released and
  * shmem_evict_inode() -> shmem_truncate_range() frees every page it held.
  */
-function shmemEvictInode (k: Kernel, space: AddressSpace): void {
+function shmemEvictInode (k: KernelState, space: AddressSpace): void {
   for (const index of space.cachedIndexes()) {
     const pfn = space.cache.get(index) as number
     space.cache.delete(index)
@@ -43,9 +43,9 @@ function shmemEvictInode (k: Kernel, space: AddressSpace): void {
  * Changes [start, end) and pgoff of a linked VMA, taking it out of i_mmap and its anon_vma trees
  * while the keys change (vma_prepare/vma_complete, anon_vma_interval_tree_pre/post_update_vma).
  */
-export function adjustVma (k: Kernel, vma: Vma, start: number, end: number, pgoff: number): void {
+export function adjustVma (k: KernelState, vma: Vma, start: number, end: number, pgoff: number): void {
   const keyChanges = pgoff !== vma.pgoff || end - start !== vma.end - vma.start
-  if (keyChanges && vma.file !== null && vma.immapNode !== null) vma.file.immap.remove(vma.immapNode)
+  if (keyChanges && vma.mapping !== null && vma.immapNode !== null) vma.mapping.immap.remove(vma.immapNode)
   const reindexAnon = keyChanges ? k.model.beginVmaUpdate(vma) : undefined
   const reorder = start !== vma.start
   if (reorder) vma.mm.removeVma(vma)
@@ -53,7 +53,7 @@ export function adjustVma (k: Kernel, vma: Vma, start: number, end: number, pgof
   vma.end = end
   vma.pgoff = pgoff
   if (reorder) vma.mm.insertVma(vma)
-  if (keyChanges && vma.file !== null) vma.immapNode = vma.file.immap.insert(vma, vma.pgoff, vma.lastPgoff)
+  if (keyChanges && vma.mapping !== null) vma.immapNode = vma.mapping.immap.insert(vma, vma.pgoff, vma.lastPgoff)
   reindexAnon?.()
 }
 
@@ -62,19 +62,19 @@ export function adjustVma (k: Kernel, vma: Vma, start: number, end: number, pgof
  * upper one; the upper piece's vm_pgoff grows by the pages below the cut. Both keep the anon_vma(s)
  * (anon_vma_clone). Returns the new VMA.
  */
-export function splitVma (k: Kernel, vma: Vma, addr: number, newBelow: boolean): Vma {
+export function splitVma (k: KernelState, vma: Vma, addr: number, newBelow: boolean): Vma {
   const cutPages = (addr - vma.start) / PAGE_SIZE
   const mm = vma.mm
   let created: Vma
   if (newBelow) {
-    created = k.newVma(mm, vma.start, addr, vma.pgoff, vma.flags, vma.file)
-    created.fileHandle = vma.fileHandle
+    created = k.newVma(mm, vma.start, addr, vma.pgoff, vma.flags, vma.mapping)
+    created.file = vma.file
     created.anonVma = vma.anonVma
     k.model.anonVmaClone(k, created, vma)
     adjustVma(k, vma, addr, vma.end, vma.pgoff + cutPages)
   } else {
-    created = k.newVma(mm, addr, vma.end, vma.pgoff + cutPages, vma.flags, vma.file)
-    created.fileHandle = vma.fileHandle
+    created = k.newVma(mm, addr, vma.end, vma.pgoff + cutPages, vma.flags, vma.mapping)
+    created.file = vma.file
     created.anonVma = vma.anonVma
     k.model.anonVmaClone(k, created, vma)
     adjustVma(k, vma, vma.start, addr, vma.pgoff)
@@ -86,7 +86,7 @@ export function splitVma (k: Kernel, vma: Vma, addr: number, newBelow: boolean):
 
 /** Can a VMA with these properties continue right after `prev` (is_mergeable_vma + pgoff continuity)? */
 function continues (prev: Vma, c: MergeCandidate): boolean {
-  return prev.end === c.start && prev.flags === c.flags && prev.file === c.file && prev.fileHandle === c.fileHandle && prev.pgoff + prev.pages === c.pgoff
+  return prev.end === c.start && prev.flags === c.flags && prev.mapping === c.mapping && prev.file === c.file && prev.pgoff + prev.pages === c.pgoff
 }
 
 export interface MergeCandidate {
@@ -94,8 +94,8 @@ export interface MergeCandidate {
   end: number
   pgoff: number
   flags: number
-  file: AddressSpace | null
-  fileHandle: number
+  mapping: AddressSpace | null
+  file: number
   anonVma: AnonVma | null
   /** The existing VMA being merged and removed (mprotect), or null for a new range (mmap, mremap). */
   src: Vma | null
@@ -108,12 +108,12 @@ export interface MergeCandidate {
  * where flags, file, pgoff continuity and anon_vmas allow, and returns the VMA that now covers it, or
  * null when it merged with neither. An existing `src` VMA is removed when it is absorbed.
  */
-export function tryMerge (k: Kernel, mm: Mm, c: MergeCandidate, prev: Vma | undefined, next: Vma | undefined): Vma | null {
+export function tryMerge (k: KernelState, mm: Mm, c: MergeCandidate, prev: Vma | undefined, next: Vma | undefined): Vma | null {
   const pages = (c.end - c.start) / PAGE_SIZE
   const withPrev = prev !== undefined && continues(prev, c) &&
     k.model.isMergeableAnonVma(prev, c.anonVma, c.src, c.cloneFrom)
-  const withNext = next !== undefined && next.start === c.end && next.flags === c.flags && next.file === c.file &&
-    next.fileHandle === c.fileHandle && c.pgoff + pages === next.pgoff && k.model.isMergeableAnonVma(next, c.anonVma, c.src, c.cloneFrom)
+  const withNext = next !== undefined && next.start === c.end && next.flags === c.flags && next.mapping === c.mapping &&
+    next.file === c.file && c.pgoff + pages === next.pgoff && k.model.isMergeableAnonVma(next, c.anonVma, c.src, c.cloneFrom)
   if (withPrev && withNext && prev !== undefined && next !== undefined &&
       (prev.anonVma === null || next.anonVma === null || prev.anonVma === next.anonVma)) {
     absorb(k, prev, c.cloneFrom, c.anonVma)
@@ -142,7 +142,7 @@ export function tryMerge (k: Kernel, mm: Mm, c: MergeCandidate, prev: Vma | unde
 }
 
 /** dup_anon_vma(): a target without an anon_vma takes the source's before absorbing it. */
-function absorb (k: Kernel, target: Vma, from: Vma | null, srcAnon: AnonVma | null): void {
+function absorb (k: KernelState, target: Vma, from: Vma | null, srcAnon: AnonVma | null): void {
   if (target.anonVma !== null || srcAnon === null || from === null) return
   target.anonVma = srcAnon
   k.model.anonVmaClone(k, target, from)

@@ -1,4 +1,5 @@
 import { PAGE_SIZE, hex } from './constants.js'
+import { InvalidArgumentError } from './errors.js'
 import type { AddressSpace } from './address-space.js'
 import type { AnonVma, AnonVmaChain } from './anon-vma.js'
 import type { IntervalNode } from './interval-tree.js'
@@ -37,6 +38,7 @@ export function vmFlagNames (flags: number): string[] {
 }
 
 /** A protection as the API spells it: any of r, w, x in that order, or "none". */
+export const PROTS = ['none', 'r', 'w', 'x', 'rw', 'rx', 'wx', 'rwx'] as const
 export type Prot = string
 
 export function protToVmFlags (prot: Prot): number {
@@ -68,33 +70,33 @@ export class Vma {
   pgoff: number
   flags: number
   /** vm_file->f_mapping: a regular file or a shmem object; null for private anonymous memory. */
-  file: AddressSpace | null
+  mapping: AddressSpace | null
   /**
-   * The open file (struct file) this VMA maps through, 0 for anonymous memory. Every mmap opens the
-   * file anew (as open() + mmap() does), and merges compare vm_file, so two mmaps of one file never
-   * merge; split, fork and mremap keep the handle.
+   * vm_file: which open file (struct file) this VMA maps through, by number; 0 for private anonymous
+   * memory. Every mmap opens the file anew (as open() + mmap() does), and merges compare vm_file, so
+   * two mmaps of one file never merge; split, fork and mremap keep it.
    */
-  fileHandle = 0
+  file = 0
   anonVma: AnonVma | null = null
   /** anon_vma_chain: the AVCs linking this VMA to anon_vmas (modern model only). */
   readonly chain: AnonVmaChain[] = []
   /** This VMA's node in file->i_mmap. */
   immapNode: IntervalNode<Vma> | null = null
 
-  constructor (id: number, mm: Mm, start: number, end: number, pgoff: number, flags: number, file: AddressSpace | null) {
+  constructor (id: number, mm: Mm, start: number, end: number, pgoff: number, flags: number, mapping: AddressSpace | null) {
     this.id = id
     this.mm = mm
     this.start = start
     this.end = end
     this.pgoff = pgoff
     this.flags = flags
-    this.file = file
+    this.mapping = mapping
   }
 
   get pages (): number { return (this.end - this.start) / PAGE_SIZE }
   /** The last pgoff covered, the interval tree key's end (vma_last_pgoff). */
   get lastPgoff (): number { return this.pgoff + this.pages - 1 }
-  get isAnonymous (): boolean { return this.file === null }
+  get isAnonymous (): boolean { return this.mapping === null }
   get isShared (): boolean { return (this.flags & VM.SHARED) !== 0 }
 
   /** linear_page_index(): the pgoff of the page at `addr`. */
@@ -110,4 +112,10 @@ export class Vma {
   contains (addr: number): boolean { return addr >= this.start && addr < this.end }
 
   toString (): string { return `vma#${this.id}[${hex(this.start)}-${hex(this.end)}]` }
+}
+
+/** The protection of an op or a route ("rw", "rx", "none", ...) as VM_READ | VM_WRITE | VM_EXEC; EINVAL for another spelling. */
+export function parseProt (prot: string): number {
+  if (!(PROTS as readonly string[]).includes(prot)) throw new InvalidArgumentError(`prot "${prot}" is not one of r, w, x in that order (e.g. "rw", "rx") or "none"`, 'EINVAL', { prot })
+  return protToVmFlags(prot)
 }

@@ -31,7 +31,11 @@ async function expectStatus (app: FastifyInstance, s: TestSession, method: 'GET'
   return jsonOf(res)
 }
 
-async function applyOp (app: FastifyInstance, s: TestSession, op: ScenarioOp, run: Run, what: string): Promise<void> {
+/** The conformance scenarios name every process (proc, child) and give every address. */
+type ConformanceOp = ScenarioOp & { proc: string, child: string, addr: string | number, newAddr: string | number }
+
+async function applyOp (app: FastifyInstance, s: TestSession, scenarioOp: ScenarioOp, run: Run, what: string): Promise<void> {
+  const op = scenarioOp as ConformanceOp
   const pidOf = (name: string): number => {
     const pid = run.pids.get(name)
     if (pid === undefined) throw new OpFailed(`${what}: no live process named ${name}`)

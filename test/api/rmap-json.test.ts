@@ -21,7 +21,7 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
     let mappings = 0
     let shared = 0
     for (const sc of scenarios) {
-      const sim = new Simulator({ kernel })
+      const sim = new Simulator({ version: kernel })
       applyBatch(sim, scenarioOps(sc), 'continue', () => sim)
       const mismatches: number[] = []
       for (const f of sim.frames({ limit: 1024 }).frames) {
@@ -40,11 +40,11 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
 }
 
 t.test('a page shared by forks repeats its PTE values, written once each', async (t) => {
-  const sim = new Simulator({ kernel: '6.18' })
-  const pid = sim.spawn('P').pid
-  sim.mmap(pid, { addr: 0x10000000, pages: 1, prot: 'rw' })
-  const pfn = (sim.access(pid, 0x10000000, 'write') as { pfn: number }).pfn
-  for (let i = 0; i < 7; i++) sim.fork(pid)
+  const sim = new Simulator({ version: '6.18' })
+  const pid = sim.spawn({ name: 'P' }).pid
+  sim.mmap({ pid, addr: 0x10000000, pages: 1, prot: 'rw' })
+  const pfn = (sim.write({ pid, addr: 0x10000000 }) as { pfn: number }).pfn
+  for (let i = 0; i < 7; i++) sim.fork({ pid })
   const r = sim.rmap(pfn)
   t.equal(r.mappings.length, 8)
   const json = rmapJson(r)

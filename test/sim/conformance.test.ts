@@ -18,7 +18,7 @@ for (const [set, scenDir, truthDir] of sets) {
     for (const file of files) {
       const scenario = JSON.parse(readFileSync(join(root, scenDir, file), 'utf8')) as Scenario
       const truth = JSON.parse(readFileSync(join(root, truthDir, file), 'utf8')) as Truth
-      const sim = new Simulator({ kernel: '6.18' })
+      const sim = new Simulator({ version: '6.18' })
       const { order, probes } = runScenario(sim, scenario)
       const diffs = compareTruth(truth, truthOf(sim, order, probes, scenario.window))
       t.same(diffs, [], `${file} matches Linux`)

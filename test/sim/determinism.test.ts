@@ -27,7 +27,7 @@ interface Recording {
 const TIGHT: Partial<SimLimits> = { maxFrames: 120, maxSwapSlots: 12, maxVmasPerProcess: 10, maxProcesses: 6 }
 
 function record (kernel: KernelVersion, seed: number, steps: number, limits?: Partial<SimLimits>, listen = true): Recording {
-  const sim = new Simulator({ kernel, limits })
+  const sim = new Simulator({ version: kernel, limits })
   const events: SimEvent[] = []
   if (listen) sim.subscribe((e) => { events.push(e) })
   const gen = new Generator(seed)

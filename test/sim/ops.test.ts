@@ -18,14 +18,14 @@ function scenarioOps (sc: Scenario): Op[] {
 for (const kernel of ['2.6.11', '6.18'] as const) {
   t.test(`journal replay gives the same state and events (${kernel})`, async (t) => {
     for (const sc of scenarios) {
-      const a = new Simulator({ kernel })
+      const a = new Simulator({ version: kernel })
       const evA: SimEvent[] = []
       a.subscribe((e) => evA.push(e))
       const r = applyBatch(a, scenarioOps(sc), 'continue', clone(a))
       t.equal(r.applied, true)
       // poke the rmap side too, so the journal holds those ops
-      for (const f of a.frames({ kind: 'anon', limit: 3 }).frames) { a.referenced(f.pfn); a.migrate(f.pfn) }
-      const b = new Simulator({ kernel })
+      for (const f of a.frames({ kind: 'anon', limit: 3 }).frames) { a.referenced({ pfn: f.pfn }); a.migrate({ pfn: f.pfn }) }
+      const b = new Simulator({ version: kernel })
       const evB: SimEvent[] = []
       b.subscribe((e) => evB.push(e))
       for (const op of JSON.parse(JSON.stringify(a.journal)) as Op[]) applyOp(b, op)
@@ -37,9 +37,9 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
 }
 
 t.test('atomic batches apply all or nothing', async (t) => {
-  const sim = new Simulator({ kernel: '6.18' })
-  sim.spawn('P')
-  sim.mmap(sim.pidOf('P'), { addr: 0x10000000, pages: 4 })
+  const sim = new Simulator({ version: '6.18' })
+  sim.spawn({ name: 'P' })
+  sim.mmap({ pid: sim.pidOf('P'), addr: 0x10000000, pages: 4 })
   const before = JSON.stringify(sim.snapshot())
   const events: SimEvent[] = []
   sim.subscribe((e) => events.push(e))
@@ -69,7 +69,7 @@ t.test('atomic batches apply all or nothing', async (t) => {
 })
 
 t.test('continue mode reports each failure and applies the rest', async (t) => {
-  const sim = new Simulator({ kernel: '2.6.11' })
+  const sim = new Simulator({ version: '2.6.11' })
   const r = applyBatch(sim, [
     { op: 'spawn', name: 'A' },
     { op: 'mmap', proc: 'A', addr: '0x10000001', pages: 1 },
@@ -91,8 +91,8 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
       const ops = scenarioOps(sc)
       // The scenario in chunks: atomic on one simulator, continue on the other; each chunk starts from
       // the state the previous atomic chunk left.
-      const atomic = new Simulator({ kernel })
-      const inPlace = new Simulator({ kernel })
+      const atomic = new Simulator({ version: kernel })
+      const inPlace = new Simulator({ version: kernel })
       const evA: SimEvent[] = []
       const evB: SimEvent[] = []
       atomic.subscribe((e) => evA.push(e))

@@ -82,7 +82,7 @@ const bump = <K>(m: Map<K, number>, k: K): void => { m.set(k, (m.get(k) ?? 0) + 
  * otherwise the generator proposes `cfg.steps` calls.
  */
 function run (cfg: RunConfig & { listen: boolean }, replay?: Call[]): RunResult {
-  const sim = new Simulator({ kernel: cfg.kernel, limits: cfg.limits })
+  const sim = new Simulator({ version: cfg.kernel, limits: cfg.limits })
   // A listener makes the engine build events (and exercises the event code paths); it also makes
   // stats().events count them, so a failing call that emitted events shows in the fingerprint.
   if (cfg.listen) sim.subscribe(() => {})
@@ -184,7 +184,7 @@ function run (cfg: RunConfig & { listen: boolean }, replay?: Call[]): RunResult 
 const withoutEventCount = (fp: string): string => fp.replace(/"events":\d+/, '"events":0')
 
 function withoutFailingCalls (cfg: RunConfig & { listen: boolean }, res: RunResult, fp: string): Failure | undefined {
-  const sim = new Simulator({ kernel: cfg.kernel, limits: cfg.limits })
+  const sim = new Simulator({ version: cfg.kernel, limits: cfg.limits })
   if (cfg.listen) sim.subscribe(() => {})
   for (let i = 0; i < res.log.length; i++) {
     if (res.results[i] === null) continue
@@ -316,7 +316,7 @@ for (const kernel of process.env.RMAP_REPLAY === undefined ? models : []) {
         replay: `save the shrunk calls below to a file, then: RMAP_REPLAY=<file> RMAP_MODEL=${kernel}${limits} npx tap test/sim/random.test.ts`
       })
       t.comment([
-        `shrunk reproduction (${small.calls.length} calls, new Simulator({ kernel: '${kernel}'${plan.limits !== undefined ? `, limits: ${JSON.stringify(plan.limits)}` : ''} })${plan.listen ? ' with a subscriber' : ''}):`,
+        `shrunk reproduction (${small.calls.length} calls, new Simulator({ version: '${kernel}'${plan.limits !== undefined ? `, limits: ${JSON.stringify(plan.limits)}` : ''} })${plan.listen ? ' with a subscriber' : ''}):`,
         ...small.calls.map(fmtCall),
         ...(small.failure.kind === 'leak' ? ['(then every process exits, dirty cache pages are cleaned, caches dropped)'] : []),
         `-> ${small.failure.kind}: ${small.failure.message}`,

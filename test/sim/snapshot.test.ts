@@ -13,19 +13,19 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
   t.test(`snapshot round trip mid-scenario (${kernel})`, async (t) => {
     for (const sc of scenarios) {
       const half = Math.floor(sc.ops.length / 2)
-      const a = new Simulator({ kernel })
-      const { order, probes } = runScenario(a, { ...sc, ops: sc.ops.slice(0, half) })
+      const a = new Simulator({ version: kernel })
+      const { probes } = runScenario(a, { ...sc, ops: sc.ops.slice(0, half) })
       const snap = a.snapshot()
       const text = JSON.stringify(snap)
       const b = Simulator.fromSnapshot(JSON.parse(text) as Snapshot)
       t.equal(JSON.stringify(b.snapshot()), text, `${sc.name}: restore then snapshot is lossless`)
       const evA: SimEvent[] = []; const evB: SimEvent[] = []
       a.subscribe((e) => evA.push(e)); b.subscribe((e) => evB.push(e))
-      const orderB = [...order]; const probesB = new Map(probes)
+      const probesB = new Map(probes)
       for (const op of sc.ops.slice(half)) {
         let ra: unknown; let rb: unknown
-        try { applyScenarioOp(a, op, order, probes) } catch (e) { ra = (e as Error).message }
-        try { applyScenarioOp(b, op, orderB, probesB) } catch (e) { rb = (e as Error).message }
+        try { applyScenarioOp(a, op, probes) } catch (e) { ra = (e as Error).message }
+        try { applyScenarioOp(b, op, probesB) } catch (e) { rb = (e as Error).message }
         if (ra !== rb) { t.fail(`${sc.name}: ${op.op} differs: ${String(ra)} vs ${String(rb)}`); break }
       }
       t.equal(JSON.stringify(b.snapshot()), JSON.stringify(a.snapshot()), `${sc.name}: same state after the second half`)
@@ -36,7 +36,7 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
 }
 
 t.test('inconsistent snapshots are refused', async (t) => {
-  const a = new Simulator({ kernel: '6.18' })
+  const a = new Simulator({ version: '6.18' })
   runScenario(a, scenarios[0])
   const good = a.snapshot()
   const mutate = (fn: (s: Snapshot) => void): Snapshot => { const s = structuredClone(good); fn(s); return s }

@@ -70,23 +70,23 @@ test('non-PTE events come back as the very objects; PTE events as equal objects'
 })
 
 test('a real simulator stream replays as emitted', async (t) => {
-  const sim = new Simulator({ kernel: '6.18' })
+  const sim = new Simulator({ version: '6.18' })
   const h = new EventHistory(300)
   const all: SimEvent[] = []
   sim.subscribe((e) => { all.push({ ...e }); h.push(e) })
-  const P = sim.spawn('P').pid
-  sim.mmap(P, { addr: 0x10000000, pages: 64 })
-  for (let i = 0; i < 64; i++) sim.access(P, 0x10000000 + i * 4096, 'write')
-  const C = sim.fork(P, 'C').pid
-  for (let i = 0; i < 32; i++) sim.access(C, 0x10000000 + i * 4096, 'write')
-  sim.exit(C)
+  const P = sim.spawn({ name: 'P' }).pid
+  sim.mmap({ pid: P, addr: 0x10000000, pages: 64 })
+  for (let i = 0; i < 64; i++) sim.write({ pid: P, addr: 0x10000000 + i * 4096 })
+  const C = sim.fork({ pid: P, child: 'C' }).pid
+  for (let i = 0; i < 32; i++) sim.write({ pid: C, addr: 0x10000000 + i * 4096 })
+  sim.exit({ pid: C })
   t.ok(all.length > 300, `${all.length} events, more than the history keeps`)
   t.strictSame(replay(h, 0), naive(all, 300, 0))
   t.strictSame(replay(h, all[all.length - 10].seq), all.slice(-9))
 })
 
 test('the bus gives PTE events as values to a PteListener and as one shared object to the others, in one order', async (t) => {
-  const sim = new Simulator({ kernel: '6.18' })
+  const sim = new Simulator({ version: '6.18' })
   const plainA: SimEvent[] = []
   const plainB: SimEvent[] = []
   const values: Array<[number, string, number, number, number, number]> = []
@@ -94,11 +94,11 @@ test('the bus gives PTE events as values to a PteListener and as one shared obje
   sim.subscribe((e) => plainA.push(e))
   sim.subscribe((e) => mixed.push(e), (seq, type, _cause, pid, addr, before, after) => { values.push([seq, type, pid, addr, before, after]) })
   sim.subscribe((e) => plainB.push(e))
-  const pid = sim.spawn('P').pid
-  sim.mmap(pid, { addr: 0x10000000, pages: 4, prot: 'rw' })
-  for (let i = 0; i < 4; i++) sim.access(pid, 0x10000000 + i * 4096, 'write')
-  const child = sim.fork(pid).pid
-  sim.exit(child)
+  const pid = sim.spawn({ name: 'P' }).pid
+  sim.mmap({ pid, addr: 0x10000000, pages: 4, prot: 'rw' })
+  for (let i = 0; i < 4; i++) sim.write({ pid, addr: 0x10000000 + i * 4096 })
+  const child = sim.fork({ pid }).pid
+  sim.exit({ pid: child })
   t.ok(plainA.length > 12)
   t.same(plainA.map((e) => e.seq), plainA.map((_, i) => i + 1), 'one sequence, no gaps')
   t.ok(plainA.every((e, i) => e === plainB[i]), 'the plain listeners share each event object')

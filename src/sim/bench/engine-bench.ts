@@ -144,14 +144,14 @@ const HAS_JOURNAL = journalLength(new Simulator()) !== undefined
 
 /** Writes every page of [start, start + pages * PAGE_SIZE) once. */
 function writeAll (sim: Simulator, pid: number, start: number, pages: number): void {
-  for (let i = 0; i < pages; i++) sim.access(pid, start + i * PAGE_SIZE, 'write')
+  for (let i = 0; i < pages; i++) sim.write({ pid, addr: start + i * PAGE_SIZE })
 }
 
 /** 1. anonymous write faults per second. */
 function faultRun (kernel: KernelVersion, journal: boolean): number {
   const sim = newSim(kernel, journal)
-  const pid = sim.spawn().pid
-  const vma = sim.mmap(pid, { pages: FAULT_PAGES, prot: 'rw' })
+  const pid = sim.spawn({}).pid
+  const vma = sim.mmap({ pid, pages: FAULT_PAGES, prot: 'rw' })
   // Sanity: the first write must be an anonymous allocation.
   const t0 = performance.now()
   writeAll(sim, pid, vma.start, FAULT_PAGES)
@@ -166,8 +166,8 @@ interface ForkParent { sim: Simulator, pid: number, start: number, heapBytesPerP
 /** The 1M-page parent of section 2, with section 4's heap measurement around its construction. */
 function buildForkParent (kernel: KernelVersion, journal = true): ForkParent {
   const sim = newSim(kernel, journal)
-  const pid = sim.spawn().pid
-  const vma = sim.mmap(pid, { pages: FORK_PAGES, prot: 'rw' })
+  const pid = sim.spawn({}).pid
+  const vma = sim.mmap({ pid, pages: FORK_PAGES, prot: 'rw' })
   fullGc()
   const before = heapNow()
   const t0 = performance.now()
@@ -186,13 +186,13 @@ function forkRun (p: ForkParent, rewrite: boolean): ForkSample {
   if (rewrite) writeAll(p.sim, p.pid, p.start, FORK_PAGES) // untimed: PTEs writable + exclusive again
   fullGc()
   let t0 = performance.now()
-  const child = p.sim.fork(p.pid)
+  const child = p.sim.fork({ pid: p.pid })
   const forkMs = performance.now() - t0
   const r = child.rss
   const ptesCopied = r.anon + r.file + r.shmem + r.swap
   fullGc()
   t0 = performance.now()
-  p.sim.exit(child.pid)
+  p.sim.exit({ pid: child.pid })
   const exitMs = performance.now() - t0
   return { forkMs, exitMs, ptesCopied }
 }
@@ -201,11 +201,11 @@ interface RmapSetup { sim: Simulator, pfn: number, mappings: number }
 
 function setupAnonRmap (kernel: KernelVersion): RmapSetup {
   const sim = newSim(kernel)
-  const pid = sim.spawn().pid
-  const vma = sim.mmap(pid, { pages: 1, prot: 'rw' })
-  const res = sim.access(pid, vma.start, 'write')
+  const pid = sim.spawn({}).pid
+  const vma = sim.mmap({ pid, pages: 1, prot: 'rw' })
+  const res = sim.write({ pid, addr: vma.start })
   if (res.pfn === undefined) throw new Error(`${kernel}: anon write did not map a page`)
-  for (let i = 0; i < RMAP_PROCS; i++) sim.fork(pid)
+  for (let i = 0; i < RMAP_PROCS; i++) sim.fork({ pid })
   const mappings = sim.rmap(res.pfn).mappings.length
   if (mappings !== RMAP_PROCS + 1) throw new Error(`${kernel}: anon page has ${mappings} mappings, expected ${RMAP_PROCS + 1}`)
   return { sim, pfn: res.pfn, mappings }
@@ -213,12 +213,12 @@ function setupAnonRmap (kernel: KernelVersion): RmapSetup {
 
 function setupFileRmap (kernel: KernelVersion): RmapSetup {
   const sim = newSim(kernel)
-  sim.createFile('bench-shared', 1)
+  sim.createFile({ name: 'bench-shared', pages: 1 })
   let pfn: number | undefined
   for (let i = 0; i < RMAP_PROCS; i++) {
-    const pid = sim.spawn().pid
-    const vma = sim.mmap(pid, { pages: 1, prot: 'rw', shared: true, file: 'bench-shared' })
-    const res = sim.access(pid, vma.start, 'read')
+    const pid = sim.spawn({}).pid
+    const vma = sim.mmap({ pid, pages: 1, prot: 'rw', shared: true, file: 'bench-shared' })
+    const res = sim.read({ pid, addr: vma.start })
     if (res.pfn === undefined || (pfn !== undefined && res.pfn !== pfn)) throw new Error(`${kernel}: shared file read mapped ${String(res.pfn)}, expected ${String(pfn)}`)
     pfn = res.pfn
   }
@@ -234,7 +234,7 @@ async function loadEngineWalk (): Promise<EngineWalk | null> {
     const m = await import('../rmap.js') as { rmapWalk?: (k: unknown, pfn: number, visit: () => undefined) => number }
     const walk = m.rmapWalk
     if (typeof walk !== 'function') return null
-    return (sim, pfn) => walk(sim.kernel, pfn, () => undefined)
+    return (sim, pfn) => walk(sim.state, pfn, () => undefined)
   } catch { return null }
 }
 

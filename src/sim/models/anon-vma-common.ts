@@ -7,7 +7,7 @@ import { VM_ACCESS_FLAGS, type Vma } from '../vma.js'
  * (mm/vma.c; 2.6.11 mm/mmap.c find_mergeable_anon_vma checks the same).
  */
 export function anonVmaCompatible (a: Vma, b: Vma): boolean {
-  return a.end === b.start && a.file === b.file && a.fileHandle === b.fileHandle &&
+  return a.end === b.start && a.mapping === b.mapping && a.file === b.file &&
     ((a.flags ^ b.flags) & ~VM_ACCESS_FLAGS) === 0 &&
     b.pgoff === a.pgoff + (b.start - a.start) / PAGE_SIZE
 }

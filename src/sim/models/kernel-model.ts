@@ -1,5 +1,5 @@
 import type { AnonVma } from '../anon-vma.js'
-import type { Kernel } from '../kernel.js'
+import type { KernelState } from '../kernel-state.js'
 import type { Mm } from '../mm.js'
 import type { Vma } from '../vma.js'
 
@@ -50,7 +50,7 @@ export interface KernelModel {
   /** How a walk explains which VMAs it visits from this anon_vma. */
   describeAnonWalk: (anonVma: AnonVma, index: number) => string
   /** Reports where the VMA's anon_vma links disagree with the anon_vma side (invariants). */
-  checkAnonLinks: (k: Kernel, vma: Vma, fail: (msg: string) => void) => void
+  checkAnonLinks: (k: KernelState, vma: Vma, fail: (msg: string) => void) => void
 
   /** get_unmapped_area() for a mapping without a fixed address; null when nothing fits (ENOMEM). */
   getUnmappedArea: (mm: Mm, len: number, anonPrivate: boolean) => number | null
@@ -62,13 +62,13 @@ export interface KernelModel {
   initMm: (mm: Mm, parent: Mm | null) => void
 
   /** anon_vma_prepare(): make sure the VMA has an anon_vma. */
-  anonVmaPrepare: (k: Kernel, vma: Vma) => AnonVma
+  anonVmaPrepare: (k: KernelState, vma: Vma) => AnonVma
   /** At fork, link the child's copy of a VMA (2.6.11 anon_vma_link; modern anon_vma_fork). */
-  anonVmaFork: (k: Kernel, child: Vma, parent: Vma) => void
+  anonVmaFork: (k: KernelState, child: Vma, parent: Vma) => void
   /** A new VMA made from `src` (split, merge, mremap) joins its anon_vmas (anon_vma_clone). */
-  anonVmaClone: (k: Kernel, dst: Vma, src: Vma) => void
+  anonVmaClone: (k: KernelState, dst: Vma, src: Vma) => void
   /** The VMA goes away: unlink it and free anon_vmas nobody uses (unlink_anon_vmas / anon_vma_unlink). */
-  unlinkAnonVmas: (k: Kernel, vma: Vma) => void
+  unlinkAnonVmas: (k: KernelState, vma: Vma) => void
   /** The VMA's pgoff range is about to change; the returned function re-keys it afterwards. */
   beginVmaUpdate: (vma: Vma) => (() => void) | undefined
   /**
@@ -83,5 +83,5 @@ export interface KernelModel {
   /** copy_page_range() is called for this VMA at fork. */
   forkCopiesPtes: (vma: Vma) => boolean
   /** do_wp_page(): may this write fault reuse the anonymous page instead of copying it? */
-  wpCanReuseAnon: (k: Kernel, pfn: number, vma: Vma) => boolean
+  wpTryReuseAnon: (k: KernelState, pfn: number, vma: Vma) => boolean
 }

@@ -1,6 +1,6 @@
 import type { AnonVma } from '../anon-vma.js'
 import { PG } from '../frames.js'
-import type { Kernel } from '../kernel.js'
+import type { KernelState } from '../kernel-state.js'
 import { VM, type Vma } from '../vma.js'
 import { PAGE_SIZE } from '../constants.js'
 import { findMergeableAnonVma } from './anon-vma-common.js'
@@ -59,7 +59,7 @@ export const linux2611: KernelModel = {
   initMm (mm) { mm.freeAreaCache = TASK_UNMAPPED_BASE_2611 },
 
   // mm/rmap.c anon_vma_prepare(): reuse a mergeable neighbour's anon_vma or allocate one.
-  anonVmaPrepare (k: Kernel, vma: Vma): AnonVma {
+  anonVmaPrepare (k: KernelState, vma: Vma): AnonVma {
     if (vma.anonVma !== null) return vma.anonVma
     const av = findMergeableAnonVma(vma, () => true) ?? k.newAnonVma()
     link(vma, av)
@@ -67,12 +67,12 @@ export const linux2611: KernelModel = {
   },
 
   // kernel/fork.c dup_mmap(): `*tmp = *mpnt` copies vm->anon_vma, then anon_vma_link(tmp).
-  anonVmaFork (_k: Kernel, child: Vma, parent: Vma): void {
+  anonVmaFork (_k: KernelState, child: Vma, parent: Vma): void {
     if (parent.anonVma !== null) link(child, parent.anonVma)
   },
 
   // split_vma()/copy_vma(): the new VMA joins the same list (__anon_vma_link).
-  anonVmaClone (_k: Kernel, dst: Vma, src: Vma): void {
+  anonVmaClone (_k: KernelState, dst: Vma, src: Vma): void {
     if (src.anonVma === null) return
     const av = src.anonVma
     dst.anonVma = av
@@ -80,7 +80,7 @@ export const linux2611: KernelModel = {
   },
 
   // mm/rmap.c anon_vma_unlink(): list_del, and free the anon_vma once its list is empty.
-  unlinkAnonVmas (k: Kernel, vma: Vma): void {
+  unlinkAnonVmas (k: KernelState, vma: Vma): void {
     const av = vma.anonVma
     if (av === null) return
     const i = av.vmas.indexOf(vma)
@@ -107,7 +107,7 @@ export const linux2611: KernelModel = {
 
   // mm/memory.c do_wp_page() + mm/swapfile.c can_share_swap_page(): reuse when page_count is 1,
   // or 2 with the swap cache as the only other holder of an otherwise unused swap slot.
-  wpCanReuseAnon (k: Kernel, pfn: number): boolean {
+  wpTryReuseAnon (k: KernelState, pfn: number): boolean {
     const inSwapCache = (k.pageFlags(pfn) & PG.swapcache) !== 0
     const count = k.refcount(pfn)
     if (!inSwapCache) return count === 1

@@ -1,6 +1,6 @@
 import type { AnonVma, AnonVmaChain } from '../anon-vma.js'
 import { PG } from '../frames.js'
-import type { Kernel } from '../kernel.js'
+import type { KernelState } from '../kernel-state.js'
 import { deleteFromSwapCache } from '../swap-cache.js'
 import { VM_ACCESS_FLAGS, type Vma } from '../vma.js'
 import { MMAP_MIN_ADDR, PAGE_SIZE } from '../constants.js'
@@ -20,7 +20,7 @@ function chainLink (vma: Vma, av: AnonVma): void {
 }
 
 /** put_anon_vma() / __put_anon_vma(): freeing a non-root anon_vma drops its reference on the root. */
-function putAnonVma (k: Kernel, av: AnonVma): void {
+function putAnonVma (k: KernelState, av: AnonVma): void {
   if (--av.refcount > 0) return
   k.freeAnonVma(av)
   const root = av.root
@@ -76,7 +76,7 @@ export const linux618: KernelModel = {
 
   // mm/rmap.c __anon_vma_prepare(): reuse a neighbour's anon_vma (find_mergeable_anon_vma, whose
   // reusable_anon_vma() wants a singular chain) or allocate a new root with its self-parent link.
-  anonVmaPrepare (k: Kernel, vma: Vma): AnonVma {
+  anonVmaPrepare (k: KernelState, vma: Vma): AnonVma {
     if (vma.anonVma !== null) return vma.anonVma
     let av = findMergeableAnonVma(vma, (near) => near.chain.length === 1)
     if (av === null) {
@@ -92,7 +92,7 @@ export const linux618: KernelModel = {
 
   // mm/rmap.c anon_vma_fork(): clone the parent's chain, then give the child its own anon_vma (unless
   // anon_vma_clone found a reusable one), whose root is the parent's root.
-  anonVmaFork (k: Kernel, child: Vma, parent: Vma): void {
+  anonVmaFork (k: KernelState, child: Vma, parent: Vma): void {
     if (parent.anonVma === null) return
     child.anonVma = null
     linux618.anonVmaClone(k, child, parent)
@@ -110,7 +110,7 @@ export const linux618: KernelModel = {
 
   // mm/rmap.c anon_vma_clone(): link dst to every anon_vma of src, oldest first; a child with no
   // anon_vma yet may reuse one that has no VMAs left and fewer than two children.
-  anonVmaClone (_k: Kernel, dst: Vma, src: Vma): void {
+  anonVmaClone (_k: KernelState, dst: Vma, src: Vma): void {
     for (const pavc of src.chain) {
       const av = pavc.anonVma
       chainLink(dst, av)
@@ -120,7 +120,7 @@ export const linux618: KernelModel = {
   },
 
   // mm/rmap.c unlink_anon_vmas(): newest AVC first; anon_vmas left with an empty tree are put.
-  unlinkAnonVmas (k: Kernel, vma: Vma): void {
+  unlinkAnonVmas (k: KernelState, vma: Vma): void {
     const empty: AnonVma[] = []
     for (let i = vma.chain.length - 1; i >= 0; i--) {
       const avc = vma.chain[i]
@@ -171,7 +171,7 @@ export const linux618: KernelModel = {
 
   // mm/memory.c do_wp_page(): PageAnonExclusive, or wp_can_reuse_anon_folio(): the only reference
   // (after dropping an unused swap-cache entry) is ours; then folio_move_anon_rmap() to this VMA.
-  wpCanReuseAnon (k: Kernel, pfn: number, vma: Vma): boolean {
+  wpTryReuseAnon (k: KernelState, pfn: number, vma: Vma): boolean {
     if (k.pageFlags(pfn) & PG.anonExclusive) return true
     const swapcache = (k.pageFlags(pfn) & PG.swapcache) !== 0 ? 1 : 0
     if (k.refcount(pfn) > 3 || k.refcount(pfn) > 1 + swapcache) return false

@@ -9,9 +9,13 @@
  */
 import {
   PAGE_SIZE, SimError, Simulator, TASK_SIZE, ZERO_PFN, hex,
-  type FrameView, type KernelVersion, type MmapOptions, type MremapOptions, type SimLimits, type VmaView
+  type FrameView, type KernelVersion, type OpArgs, type SimLimits, type VmaView
 } from '../../../src/sim/index.js'
 import { Rng } from './prng.js'
+
+/** mmap's fields, with any prot string: the generator also proposes invalid ones. */
+type MmapOptions = Omit<OpArgs<'mmap'>, 'pid' | 'proc' | 'prot'> & { prot?: string }
+type MremapOptions = Omit<OpArgs<'mremap'>, 'pid' | 'proc'>
 
 export type CallName =
   | 'spawn' | 'fork' | 'exit' | 'createFile' | 'mmap' | 'munmap' | 'mprotect' | 'mremap' | 'madvise'
@@ -42,21 +46,21 @@ export function parseCalls (text: string): Call[] {
 export function invoke (sim: Simulator, c: Call): unknown {
   const a = c.a as any[]
   switch (c.m) {
-    case 'spawn': return sim.spawn(a[0])
-    case 'fork': return sim.fork(a[0], a[1])
-    case 'exit': sim.exit(a[0]); return undefined
-    case 'createFile': return sim.createFile(a[0], a[1])
-    case 'mmap': return sim.mmap(a[0], a[1] as MmapOptions)
-    case 'munmap': sim.munmap(a[0], a[1], a[2]); return undefined
-    case 'mprotect': sim.mprotect(a[0], a[1], a[2], a[3]); return undefined
-    case 'mremap': return sim.mremap(a[0], a[1] as MremapOptions)
-    case 'madvise': sim.madvise(a[0], a[1], a[2], a[3]); return undefined
-    case 'access': return sim.access(a[0], a[1], a[2])
-    case 'referenced': return sim.referenced(a[0])
-    case 'unmap': return sim.unmap(a[0])
-    case 'mkclean': return sim.mkclean(a[0])
-    case 'migrate': return sim.migrate(a[0])
-    case 'evict': return sim.evict(a[0])
+    case 'spawn': return sim.spawn({ name: a[0] })
+    case 'fork': return sim.fork({ pid: a[0], child: a[1] })
+    case 'exit': sim.exit({ pid: a[0] }); return undefined
+    case 'createFile': return sim.createFile({ name: a[0], pages: a[1] })
+    case 'mmap': return sim.mmap({ pid: a[0], ...a[1] as OpArgs<'mmap'> })
+    case 'munmap': sim.munmap({ pid: a[0], addr: a[1], pages: a[2] }); return undefined
+    case 'mprotect': sim.mprotect({ pid: a[0], addr: a[1], pages: a[2], prot: a[3] }); return undefined
+    case 'mremap': return sim.mremap({ pid: a[0], ...a[1] as MremapOptions })
+    case 'madvise': sim.madvise({ pid: a[0], addr: a[1], pages: a[2], advice: a[3] }); return undefined
+    case 'access': return sim[a[2] as 'read' | 'write' | 'exec']({ pid: a[0], addr: a[1] })
+    case 'referenced': return sim.referenced({ pfn: a[0] })
+    case 'unmap': return sim.unmap({ pfn: a[0] })
+    case 'mkclean': return sim.mkclean({ pfn: a[0] })
+    case 'migrate': return sim.migrate({ pfn: a[0] })
+    case 'evict': return sim.evict({ file: a[0] })
     case 'dropCaches': return sim.dropCaches()
     case 'rmap': return sim.rmap(a[0], a[1])
     case 'translate': return sim.translate(a[0], a[1])

@@ -2,8 +2,8 @@ import t from 'tap'
 import type { Simulator, RmapStep } from '../../../src/sim/index.js'
 import { A, B, PAGE, clean, mustPfn, setup } from './fixtures/helpers.js'
 
-const av = (s: Simulator, id: number | null): NonNullable<ReturnType<Simulator['kernel']['anonVmas']['get']>> => {
-  const x = id === null ? undefined : s.kernel.anonVmas.get(id)
+const av = (s: Simulator, id: number | null): NonNullable<ReturnType<Simulator['state']['anonVmas']['get']>> => {
+  const x = id === null ? undefined : s.state.anonVmas.get(id)
   if (x === undefined) throw new Error(`no anon_vma #${String(id)}`)
   return x
 }
@@ -14,9 +14,9 @@ const vmaSteps = (tr: RmapStep[] | undefined): Array<Extract<RmapStep, { step: '
 
 t.test('anon_vma_prepare (2.6.11): the first anonymous page gives the VMA an anon_vma whose list holds it', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 2 })
+  s.mmap({ pid, addr: A, pages: 2 })
   t.equal(s.stats().anonVmas, 0)
-  s.access(pid, A, 'write')
+  s.write({ pid, addr: A })
   const v = s.processInfo(pid).vmaList[0]
   t.not(v.anonVma, null)
   t.same(v.anonVmaChain, [], 'no anon_vma_chain in 2.6.11')
@@ -27,18 +27,18 @@ t.test('anon_vma_prepare (2.6.11): the first anonymous page gives the VMA an ano
 
 t.test('anon_vma_link (2.6.11): fork puts the child VMA on the parent\'s anon_vma list, at the head; one anon_vma per family', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 2 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 2 })
+  s.write({ pid, addr: A })
   const pv = s.processInfo(pid).vmaList[0]
-  const c1 = s.fork(pid).pid
+  const c1 = s.fork({ pid }).pid
   const c1v = s.processInfo(c1).vmaList[0]
   t.equal(c1v.anonVma, pv.anonVma, 'same anon_vma')
   t.same(av(s, pv.anonVma).vmas.map((x) => x.id), [c1v.id, pv.id], 'list_add: the child first')
-  const g = s.fork(c1).pid
+  const g = s.fork({ pid: c1 }).pid
   const gv = s.processInfo(g).vmaList[0]
   t.same(av(s, pv.anonVma).vmas.map((x) => x.id), [gv.id, c1v.id, pv.id])
   t.equal(s.stats().anonVmas, 1, 'still one anon_vma for the whole family')
-  const w = s.access(g, A, 'write')
+  const w = s.write({ pid: g, addr: A })
   t.equal(s.frame(w.pfn as number).mapping.id, pv.anonVma, 'new COW pages go to the family anon_vma')
   // A walk of the grandchild's own page visits every VMA on the list.
   const steps = vmaSteps(s.rmap(w.pfn as number, true).trace)
@@ -49,21 +49,21 @@ t.test('anon_vma_link (2.6.11): fork puts the child VMA on the parent\'s anon_vm
 
 t.test('anon_vma_unlink (2.6.11): the anon_vma is freed when its list becomes empty', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  const child = s.fork(pid).pid
-  s.exit(pid)
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  const child = s.fork({ pid }).pid
+  s.exit({ pid })
   t.equal(s.stats().anonVmas, 1, 'the child still uses it')
-  s.munmap(child, A, 1)
+  s.munmap({ pid: child, addr: A, pages: 1 })
   t.equal(s.stats().anonVmas, 0)
   clean(t, s)
 })
 
 t.test('split_vma (2.6.11): both pieces stay on the same anon_vma list', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 4 })
-  s.access(pid, A, 'write')
-  s.munmap(pid, A + PAGE, 1)
+  s.mmap({ pid, addr: A, pages: 4 })
+  s.write({ pid, addr: A })
+  s.munmap({ pid, addr: A + PAGE, pages: 1 })
   const vl = s.processInfo(pid).vmaList
   t.equal(vl.length, 2)
   t.equal(vl[0].anonVma, vl[1].anonVma)
@@ -73,11 +73,11 @@ t.test('split_vma (2.6.11): both pieces stay on the same anon_vma list', async (
 
 t.test('find_mergeable_anon_vma (2.6.11): a forked VMA\'s anon_vma is shared with a compatible new neighbour', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  const child = s.fork(pid).pid
-  s.mmap(child, { addr: A + PAGE, pages: 1, prot: 'rwx' })
-  s.access(child, A + PAGE, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  const child = s.fork({ pid }).pid
+  s.mmap({ pid: child, addr: A + PAGE, pages: 1, prot: 'rwx' })
+  s.write({ pid: child, addr: A + PAGE })
   const vl = s.processInfo(child).vmaList
   t.equal(vl[1].anonVma, vl[0].anonVma)
   t.equal(s.stats().anonVmas, 1)
@@ -88,8 +88,8 @@ t.test('find_mergeable_anon_vma (2.6.11): a forked VMA\'s anon_vma is shared wit
 
 t.test('__anon_vma_prepare (6.18): a new root anon_vma (self-parent link), one AVC in its interval tree', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 2 })
-  s.access(pid, A + PAGE, 'write')
+  s.mmap({ pid, addr: A, pages: 2 })
+  s.write({ pid, addr: A + PAGE })
   const v = s.processInfo(pid).vmaList[0]
   const root = av(s, v.anonVma)
   t.equal(root.root, root, 'root is itself')
@@ -103,10 +103,10 @@ t.test('__anon_vma_prepare (6.18): a new root anon_vma (self-parent link), one A
 
 t.test('anon_vma_fork (6.18): the child VMA is chained to the parent\'s anon_vmas and gets its own, whose root is the parent\'s root', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 2 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 2 })
+  s.write({ pid, addr: A })
   const pv = s.processInfo(pid).vmaList[0]
-  const child = s.fork(pid).pid
+  const child = s.fork({ pid }).pid
   const cv = s.processInfo(child).vmaList[0]
   t.not(cv.anonVma, pv.anonVma, 'its own anon_vma')
   t.same(cv.anonVmaChain, [pv.anonVma, cv.anonVma], 'AVCs: the parent\'s (cloned) then its own')
@@ -124,12 +124,12 @@ t.test('anon_vma_fork (6.18): the child VMA is chained to the parent\'s anon_vma
 
 t.test('wp_page_copy (6.18): new COW pages go to the child\'s own anon_vma, so a walk of them visits only the child', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 2 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 2 })
+  s.write({ pid, addr: A })
   const orig = mustPfn(s, pid, A)
-  const c1 = s.fork(pid).pid
-  const c2 = s.fork(pid).pid
-  const w = s.access(c1, A, 'write')
+  const c1 = s.fork({ pid }).pid
+  const c2 = s.fork({ pid }).pid
+  const w = s.write({ pid: c1, addr: A })
   const c1av = s.processInfo(c1).vmaList[0].anonVma
   t.equal(s.frame(w.pfn as number).mapping.id, c1av)
   const steps = vmaSteps(s.rmap(w.pfn as number, true).trace)
@@ -138,17 +138,17 @@ t.test('wp_page_copy (6.18): new COW pages go to the child\'s own anon_vma, so a
   const rootSteps = vmaSteps(s.rmap(orig, true).trace)
   t.same(rootSteps.map((x) => x.pid).sort(), [pid, c1, c2].sort(), 'the original (root) page: every VMA of the family')
   t.equal(rootSteps.find((x) => x.pid === c1)?.outcome, 'other_pfn')
-  t.equal(s.access(pid, A + PAGE, 'write').path, 'anon_alloc')
+  t.equal(s.write({ pid, addr: A + PAGE }).path, 'anon_alloc')
   t.equal(s.frame(mustPfn(s, pid, A + PAGE)).mapping.id, s.processInfo(pid).vmaList[0].anonVma)
   clean(t, s)
 })
 
 t.test('anon_vma_fork (6.18): a grandchild chains to all three generations', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  const c = s.fork(pid).pid
-  const g = s.fork(c).pid
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  const c = s.fork({ pid }).pid
+  const g = s.fork({ pid: c }).pid
   const [pv, cv, gv] = [pid, c, g].map((p) => s.processInfo(p).vmaList[0])
   t.same(gv.anonVmaChain, [pv.anonVma, cv.anonVma, gv.anonVma])
   t.equal(av(s, gv.anonVma).parent.id, cv.anonVma)
@@ -159,17 +159,17 @@ t.test('anon_vma_fork (6.18): a grandchild chains to all three generations', asy
 
 t.test('anon_vma_clone (6.18): a fork reuses an anon_vma with no active VMA and fewer than two children', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  const b = s.fork(pid, 'b').pid
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  const b = s.fork({ pid, child: 'b' }).pid
   const bAv = s.processInfo(b).vmaList[0].anonVma
-  const c = s.fork(b, 'c').pid
-  s.exit(b)
-  t.ok(s.kernel.anonVmas.has(bAv as number), 'b\'s anon_vma survives: c is chained to it')
+  const c = s.fork({ pid: b, child: 'c' }).pid
+  s.exit({ pid: b })
+  t.ok(s.state.anonVmas.has(bAv as number), 'b\'s anon_vma survives: c is chained to it')
   t.equal(av(s, bAv).numActiveVmas, 0)
   t.equal(av(s, bAv).numChildren, 1)
   const count = s.stats().anonVmas
-  const d = s.fork(c, 'd').pid
+  const d = s.fork({ pid: c, child: 'd' }).pid
   const dv = s.processInfo(d).vmaList[0]
   t.equal(dv.anonVma, bAv, 'd reuses b\'s orphaned anon_vma instead of allocating one')
   t.equal(s.stats().anonVmas, count, 'no new anon_vma')
@@ -179,41 +179,41 @@ t.test('anon_vma_clone (6.18): a fork reuses an anon_vma with no active VMA and 
 
 t.test('unlink_anon_vmas (6.18): a child\'s anon_vma is freed with its VMA; the root goes when the family is gone', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  const child = s.fork(pid).pid
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  const child = s.fork({ pid }).pid
   const cav = s.processInfo(child).vmaList[0].anonVma as number
-  s.access(child, A, 'write')
-  s.exit(child)
-  t.notOk(s.kernel.anonVmas.has(cav))
+  s.write({ pid: child, addr: A })
+  s.exit({ pid: child })
+  t.notOk(s.state.anonVmas.has(cav))
   t.equal(s.stats().anonVmas, 1)
-  s.exit(pid)
+  s.exit({ pid })
   t.equal(s.stats().anonVmas, 0)
   clean(t, s)
 })
 
 t.test('unlink_anon_vmas (6.18): the root outlives its own VMA while a child still uses it', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
   const rootId = s.processInfo(pid).vmaList[0].anonVma as number
   const p = mustPfn(s, pid, A)
-  const child = s.fork(pid).pid
-  s.exit(pid)
-  t.ok(s.kernel.anonVmas.has(rootId), 'the child\'s AVC keeps it')
+  const child = s.fork({ pid }).pid
+  s.exit({ pid })
+  t.ok(s.state.anonVmas.has(rootId), 'the child\'s AVC keeps it')
   t.same(s.rmap(p).mappings.map((m) => m.pid), [child], 'the root page is still found')
-  s.exit(child)
+  s.exit({ pid: child })
   t.equal(s.stats().anonVmas, 0)
   clean(t, s)
 })
 
 t.test('__split_vma (6.18): anon_vma_clone gives the new piece the same AVCs, re-keyed by its pgoff range', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 4 })
-  s.access(pid, A, 'write')
-  s.access(pid, A + 3 * PAGE, 'write')
-  const child = s.fork(pid).pid
-  s.munmap(child, A + PAGE, 2)
+  s.mmap({ pid, addr: A, pages: 4 })
+  s.write({ pid, addr: A })
+  s.write({ pid, addr: A + 3 * PAGE })
+  const child = s.fork({ pid }).pid
+  s.munmap({ pid: child, addr: A + PAGE, pages: 2 })
   const vl = s.processInfo(child).vmaList
   t.equal(vl.length, 2)
   t.same(vl[0].anonVmaChain, vl[1].anonVmaChain)
@@ -227,18 +227,18 @@ t.test('__split_vma (6.18): anon_vma_clone gives the new piece the same AVCs, re
 
 t.test('reusable_anon_vma (6.18): a neighbour with a non-singular chain (forked) is not shared', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  const child = s.fork(pid).pid
-  s.mmap(child, { addr: A + PAGE, pages: 1, prot: 'rwx' })
-  s.access(child, A + PAGE, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  const child = s.fork({ pid }).pid
+  s.mmap({ pid: child, addr: A + PAGE, pages: 1, prot: 'rwx' })
+  s.write({ pid: child, addr: A + PAGE })
   const vl = s.processInfo(child).vmaList
   t.not(vl[1].anonVma, vl[0].anonVma, 'a new root anon_vma')
   t.same(vl[1].anonVmaChain, [vl[1].anonVma])
-  s.mmap(pid, { addr: B, pages: 1 })
-  s.mmap(pid, { addr: B + PAGE, pages: 1, prot: 'rwx' })
-  s.access(pid, B, 'write')
-  s.access(pid, B + PAGE, 'write')
+  s.mmap({ pid, addr: B, pages: 1 })
+  s.mmap({ pid, addr: B + PAGE, pages: 1, prot: 'rwx' })
+  s.write({ pid, addr: B })
+  s.write({ pid, addr: B + PAGE })
   const pl = s.processInfo(pid).vmaList.filter((v) => v.start >= B)
   t.equal(pl[1].anonVma, pl[0].anonVma, 'a singular-chain neighbour is shared')
   clean(t, s)
@@ -246,20 +246,20 @@ t.test('reusable_anon_vma (6.18): a neighbour with a non-singular chain (forked)
 
 t.test('__folio_set_anon (6.18): a page swapped in without the exclusive marker points at the root anon_vma', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
   const rootId = s.processInfo(pid).vmaList[0].anonVma
-  const c = s.fork(pid).pid
-  s.access(c, A, 'write') // c's own copy, in c's anon_vma
+  const c = s.fork({ pid }).pid
+  s.write({ pid: c, addr: A }) // c's own copy, in c's anon_vma
   const cp = mustPfn(s, c, A)
   const cAv = s.processInfo(c).vmaList[0].anonVma
   t.equal(s.frame(cp).mapping.id, cAv)
-  const g = s.fork(c).pid
-  t.ok(s.unmap(cp).success)
-  const r = s.access(c, A, 'read')
+  const g = s.fork({ pid: c }).pid
+  t.ok(s.unmap({ pfn: cp }).success)
+  const r = s.read({ pid: c, addr: A })
   t.equal(r.path, 'swap_in')
   t.equal(s.frame(r.pfn as number).mapping.id, rootId, 'not exclusive: anon_vma->root')
-  t.equal(s.access(g, A, 'read').pfn, r.pfn)
+  t.equal(s.read({ pid: g, addr: A }).pfn, r.pfn)
   t.same(s.rmap(r.pfn as number).mappings.map((m) => m.pid).sort(), [c, g].sort(), 'the root tree finds both')
   clean(t, s)
 })

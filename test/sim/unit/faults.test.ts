@@ -6,19 +6,19 @@ import { A, B, MODELS_UNDER_TEST, PAGE, clean, fingerprint, mustPfn, pteAt, reje
 for (const kernel of MODELS_UNDER_TEST) {
   t.test(`[${kernel}] handle_pte_fault: an access to a present PTE that allows it takes no fault (path none)`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    const w = s.access(pid, A + 5, 'write')
+    s.mmap({ pid, addr: A, pages: 1 })
+    const w = s.write({ pid, addr: A + 5 })
     t.equal(w.path, 'anon_alloc')
     const pfn = mustPfn(s, pid, A)
-    s.referenced(pfn) // clears the young bit
+    s.referenced({ pfn }) // clears the young bit
     t.equal(pteAt(s, pid, A).accessed, false)
-    const r = s.access(pid, A + 100, 'read')
+    const r = s.read({ pid, addr: A + 100 })
     t.equal(r.path, 'none')
     t.ok(r.ok)
     t.equal(r.pfn, pfn)
     t.equal(r.pteBefore.accessed, false)
     t.equal(r.pte.accessed, true, 'the hardware sets the accessed bit')
-    const again = s.access(pid, A, 'write')
+    const again = s.write({ pid, addr: A })
     t.equal(again.path, 'none')
     t.equal(s.frame(pfn).mapcount, 1, 'no new mapping')
     clean(t, s)
@@ -26,9 +26,9 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_anonymous_page: read maps the zero page read-only, no mapcount, no anon_vma`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 2 })
+    s.mmap({ pid, addr: A, pages: 2 })
     const zeroBefore = s.frame(ZERO_PFN)
-    const r = s.access(pid, A + PAGE + 7, 'read')
+    const r = s.read({ pid, addr: A + PAGE + 7 })
     t.ok(r.ok)
     t.equal(r.path, 'zero_page')
     t.equal(r.pfn, ZERO_PFN)
@@ -49,8 +49,8 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_anonymous_page: write allocates a zeroed page, mapcount 1, writable dirty PTE, anon_vma prepared`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 4 })
-    const w = s.access(pid, A + 2 * PAGE, 'write')
+    s.mmap({ pid, addr: A, pages: 4 })
+    const w = s.write({ pid, addr: A + 2 * PAGE })
     t.ok(w.ok)
     t.equal(w.path, 'anon_alloc')
     t.equal(w.copiedFrom, undefined)
@@ -75,9 +75,9 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_read_fault (file_read): a read of a file mapping maps the page-cache page read-only`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 8)
-    s.mmap(pid, { addr: A, pages: 4, file: 'f', offset: 2, prot: 'rw' })
-    const r = s.access(pid, A + PAGE, 'read')
+    s.createFile({ name: 'f', pages: 8 })
+    s.mmap({ pid, addr: A, pages: 4, file: 'f', offset: 2, prot: 'rw' })
+    const r = s.read({ pid, addr: A + PAGE })
     t.ok(r.ok)
     t.equal(r.path, 'file_read')
     t.equal(r.pte.writable, false, 'private file mapping: read-only until a write copies')
@@ -92,9 +92,9 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(s.processInfo(pid).rss.file, 1)
     t.equal(s.processInfo(pid).vmaList[0].anonVma, null, 'no anon_vma for a read')
     // A second process reading the same offset shares the page-cache page.
-    const q = s.spawn('q').pid
-    s.mmap(q, { addr: B, pages: 1, file: 'f', offset: 3, prot: 'r' })
-    const r2 = s.access(q, B, 'read')
+    const q = s.spawn({ name: 'q' }).pid
+    s.mmap({ pid: q, addr: B, pages: 1, file: 'f', offset: 3, prot: 'r' })
+    const r2 = s.read({ pid: q, addr: B })
     t.equal(r2.pfn, r.pfn, 'same page-cache page')
     t.equal(s.frame(r.pfn as number).mapcount, 2)
     t.equal(s.frame(r.pfn as number).refcount, 3)
@@ -103,9 +103,9 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_read_fault: an instruction fetch from an rx file mapping maps the cache page executable`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('lib.so', 2)
-    s.mmap(pid, { addr: A, pages: 2, file: 'lib.so', prot: 'rx' })
-    const x = s.access(pid, A, 'exec')
+    s.createFile({ name: 'lib.so', pages: 2 })
+    s.mmap({ pid, addr: A, pages: 2, file: 'lib.so', prot: 'rx' })
+    const x = s.exec({ pid, addr: A })
     t.ok(x.ok)
     t.equal(x.path, 'file_read')
     t.equal(x.pte.noExec, false)
@@ -115,9 +115,9 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_shared_fault (shared_write): a write to MAP_SHARED file maps the cache page writable and dirty, never copies`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 4)
-    s.mmap(pid, { addr: A, pages: 4, file: 'f', shared: true })
-    const w = s.access(pid, A + 3 * PAGE, 'write')
+    s.createFile({ name: 'f', pages: 4 })
+    s.mmap({ pid, addr: A, pages: 4, file: 'f', shared: true })
+    const w = s.write({ pid, addr: A + 3 * PAGE })
     t.equal(w.path, 'shared_write')
     t.equal(w.copiedFrom, undefined)
     t.equal(w.pte.writable, true)
@@ -134,9 +134,9 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_cow_fault (private_file_cow): a first write to MAP_PRIVATE file gets an anonymous copy; the cache page is not mapped`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 8)
-    s.mmap(pid, { addr: A, pages: 2, file: 'f', offset: 5 })
-    const w = s.access(pid, A + PAGE, 'write')
+    s.createFile({ name: 'f', pages: 8 })
+    s.mmap({ pid, addr: A, pages: 2, file: 'f', offset: 5 })
+    const w = s.write({ pid, addr: A + PAGE })
     t.equal(w.path, 'private_file_cow')
     const cache = s.fileInfo('f').cache
     t.equal(cache.length, 1, 'the file page was read in')
@@ -156,11 +156,11 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] wp_page_copy (private_file_cow): write after read of MAP_PRIVATE file replaces the cache page by a copy`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 4)
-    s.mmap(pid, { addr: A, pages: 4, file: 'f' })
-    const r = s.access(pid, A, 'read')
+    s.createFile({ name: 'f', pages: 4 })
+    s.mmap({ pid, addr: A, pages: 4, file: 'f' })
+    const r = s.read({ pid, addr: A })
     const cachePfn = r.pfn as number
-    const w = s.access(pid, A, 'write')
+    const w = s.write({ pid, addr: A })
     t.equal(w.path, 'private_file_cow')
     t.equal(w.copiedFrom, cachePfn)
     t.not(w.pfn, cachePfn)
@@ -174,9 +174,9 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] wp_page_copy (zero_page_cow): write after a zero-page read allocates a zeroed page`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.access(pid, A, 'read')
-    const w = s.access(pid, A, 'write')
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.read({ pid, addr: A })
+    const w = s.write({ pid, addr: A })
     t.equal(w.path, 'zero_page_cow')
     t.equal(w.pteBefore.pfn, ZERO_PFN)
     t.not(w.pfn, ZERO_PFN)
@@ -190,11 +190,11 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_wp_page (cow_copy): a write to a page shared with a child copies it, same index`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 2 })
-    s.access(pid, A, 'write')
+    s.mmap({ pid, addr: A, pages: 2 })
+    s.write({ pid, addr: A })
     const old = mustPfn(s, pid, A)
-    const child = s.fork(pid).pid
-    const w = s.access(child, A, 'write')
+    const child = s.fork({ pid }).pid
+    const w = s.write({ pid: child, addr: A })
     t.equal(w.path, 'cow_copy')
     t.equal(w.copiedFrom, old)
     t.not(w.pfn, old)
@@ -209,13 +209,13 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_wp_page (cow_reuse): the last holder of a COW page reuses it in place`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.access(pid, A, 'write')
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.write({ pid, addr: A })
     const old = mustPfn(s, pid, A)
-    const child = s.fork(pid).pid
+    const child = s.fork({ pid }).pid
     t.equal(pteAt(s, pid, A).writable, false, 'fork write-protected the parent')
-    s.access(child, A, 'write')
-    const w = s.access(pid, A, 'write')
+    s.write({ pid: child, addr: A })
+    const w = s.write({ pid, addr: A })
     t.equal(w.path, 'cow_reuse')
     t.equal(w.pfn, old)
     t.equal(w.copiedFrom, undefined)
@@ -227,20 +227,20 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] do_swap_page (swap_in): a fault on a swap entry brings the data back into a new frame with the same index`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 2 })
-    s.access(pid, A + PAGE, 'write')
+    s.mmap({ pid, addr: A, pages: 2 })
+    s.write({ pid, addr: A + PAGE })
     const old = mustPfn(s, pid, A + PAGE)
     const idx = s.frame(old).index
     const av = s.frame(old).mapping.id
-    s.referenced(old)
-    const u = s.unmap(old)
+    s.referenced({ pfn: old })
+    const u = s.unmap({ pfn: old })
     t.ok(u.success)
     t.equal(u.freed, true)
     t.equal(s.frame(old).kind, 'free')
     const swp = pteAt(s, pid, A + PAGE)
     t.equal(swp.kind, 'swap')
     t.equal(swp.swapOffset, u.swapSlot)
-    const r = s.access(pid, A + PAGE, 'read')
+    const r = s.read({ pid, addr: A + PAGE })
     t.equal(r.path, 'swap_in')
     t.ok(r.ok)
     t.not(r.pfn, old, 'a new frame')
@@ -255,10 +255,10 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] access_error: SIGSEGV (SEGV_MAPERR) outside every VMA, nothing changes`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
+    s.mmap({ pid, addr: A, pages: 1 })
     const before = fingerprint(s)
     for (const op of ['read', 'write', 'exec'] as const) {
-      const r = s.access(pid, A + PAGE, op)
+      const r = s[op]({ pid, addr: A + PAGE })
       t.equal(r.ok, false)
       t.equal(r.path, 'sigsegv')
       t.equal(r.signal, 'SIGSEGV')
@@ -273,14 +273,14 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] access_error: SIGSEGV (SEGV_ACCERR) against the VMA's protection, nothing changes`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1, prot: 'r' })
-    s.mmap(pid, { addr: B, pages: 1, prot: 'none' })
-    s.mmap(pid, { addr: B + 4 * PAGE, pages: 1, prot: 'rw' })
-    s.access(pid, A, 'read')
+    s.mmap({ pid, addr: A, pages: 1, prot: 'r' })
+    s.mmap({ pid, addr: B, pages: 1, prot: 'none' })
+    s.mmap({ pid, addr: B + 4 * PAGE, pages: 1, prot: 'rw' })
+    s.read({ pid, addr: A })
     const before = fingerprint(s)
     const cases: Array<[number, 'read' | 'write' | 'exec']> = [[A, 'write'], [A, 'exec'], [B, 'read'], [B, 'write'], [B, 'exec'], [B + 4 * PAGE, 'exec']]
     for (const [addr, op] of cases) {
-      const r = s.access(pid, addr, op)
+      const r = s[op]({ pid, addr })
       t.equal(r.ok, false, `${op} at ${addr.toString(16)}`)
       t.equal(r.signal, 'SIGSEGV')
       t.equal(r.siCode, 'SEGV_ACCERR')
@@ -294,32 +294,32 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] filemap_fault: SIGBUS (BUS_ADRERR) for a page past the end of the file, nothing changes`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('short', 2)
-    s.mmap(pid, { addr: A, pages: 4, file: 'short', shared: true })
-    s.mmap(pid, { addr: B, pages: 4, file: 'short', offset: 1 })
-    s.access(pid, A, 'read')
+    s.createFile({ name: 'short', pages: 2 })
+    s.mmap({ pid, addr: A, pages: 4, file: 'short', shared: true })
+    s.mmap({ pid, addr: B, pages: 4, file: 'short', offset: 1 })
+    s.read({ pid, addr: A })
     const before = fingerprint(s)
     for (const [addr, op] of [[A + 2 * PAGE, 'read'], [A + 3 * PAGE, 'write'], [B + PAGE, 'write'], [B + 3 * PAGE, 'read']] as const) {
-      const r = s.access(pid, addr, op)
+      const r = s[op]({ pid, addr })
       t.equal(r.ok, false)
       t.equal(r.path, 'sigbus')
       t.equal(r.signal, 'SIGBUS')
       t.equal(r.siCode, 'BUS_ADRERR')
     }
     t.equal(fingerprint(s), before, 'state unchanged')
-    t.equal(s.access(pid, A + PAGE, 'read').path, 'file_read', 'the last page inside the file still works')
-    t.equal(s.access(pid, B, 'write').path, 'private_file_cow')
+    t.equal(s.read({ pid, addr: A + PAGE }).path, 'file_read', 'the last page inside the file still works')
+    t.equal(s.write({ pid, addr: B }).path, 'private_file_cow')
     clean(t, s)
   })
 
   t.test(`[${kernel}] handle_mm_fault: bad access arguments are typed errors that change nothing`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    rejects(t, s, () => s.access(pid, -1, 'read'), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'negative address')
-    rejects(t, s, () => s.access(pid, 2 ** 47, 'read'), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'non-canonical address')
-    rejects(t, s, () => s.access(pid, 1.5, 'read'), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'fractional address')
-    rejects(t, s, () => s.access(pid, A, 'poke' as 'read'), { name: 'InvalidArgumentError', code: 'invalid_argument' }, 'unknown op')
-    rejects(t, s, () => s.access(99, A, 'read'), { name: 'NotFoundError', code: 'not_found', errno: 'ESRCH' }, 'unknown pid')
+    s.mmap({ pid, addr: A, pages: 1 })
+    rejects(t, s, () => s.read({ pid, addr: -1 }), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'negative address')
+    rejects(t, s, () => s.read({ pid, addr: 2 ** 47 }), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'non-canonical address')
+    rejects(t, s, () => s.read({ pid, addr: 1.5 }), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'fractional address')
+    rejects(t, s, () => s.apply({ op: 'poke', pid, addr: A }), { name: 'InvalidArgumentError', code: 'invalid_argument' }, 'unknown op')
+    rejects(t, s, () => s.read({ pid: 99, addr: A }), { name: 'NotFoundError', code: 'not_found', errno: 'ESRCH' }, 'unknown pid')
     clean(t, s)
   })
 }
@@ -328,32 +328,32 @@ for (const kernel of MODELS_UNDER_TEST) {
 
 t.test('do_wp_page -> wp_page_shared (shared_write_notify, 6.18): write after read of a shared file page write-faults once and dirties it', async (t) => {
   const { s, pid } = setup('6.18')
-  s.createFile('f', 2)
-  s.mmap(pid, { addr: A, pages: 2, file: 'f', shared: true })
-  const r = s.access(pid, A, 'read')
+  s.createFile({ name: 'f', pages: 2 })
+  s.mmap({ pid, addr: A, pages: 2, file: 'f', shared: true })
+  const r = s.read({ pid, addr: A })
   t.equal(r.path, 'file_read')
   t.equal(r.pte.writable, false, 'vma_wants_writenotify: the read maps it read-only')
   t.equal(s.frame(r.pfn as number).flags.includes('dirty'), false)
-  const w = s.access(pid, A, 'write')
+  const w = s.write({ pid, addr: A })
   t.equal(w.path, 'shared_write_notify')
   t.equal(w.pfn, r.pfn, 'never copies')
   t.equal(w.pte.writable, true)
   t.equal(w.pte.dirty, true)
   t.ok(s.frame(r.pfn as number).flags.includes('dirty'), 'the page is dirtied')
   t.equal(s.frame(r.pfn as number).mapcount, 1)
-  t.equal(s.access(pid, A, 'write').path, 'none', 'then writes take no fault')
+  t.equal(s.write({ pid, addr: A }).path, 'none', 'then writes take no fault')
   clean(t, s)
 })
 
 t.test('do_no_page (2.6.11, no write-notify): a read of a shared writable file maps it writable, a later write takes no fault', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.createFile('f', 2)
-  s.mmap(pid, { addr: A, pages: 2, file: 'f', shared: true })
-  const r = s.access(pid, A, 'read')
+  s.createFile({ name: 'f', pages: 2 })
+  s.mmap({ pid, addr: A, pages: 2, file: 'f', shared: true })
+  const r = s.read({ pid, addr: A })
   t.equal(r.path, 'file_read')
   t.equal(r.pte.writable, true, 'vm_page_prot of a shared writable mapping is writable')
   t.equal(r.pte.dirty, false)
-  const w = s.access(pid, A, 'write')
+  const w = s.write({ pid, addr: A })
   t.equal(w.path, 'none')
   t.equal(w.pte.dirty, true, 'the hardware dirties the PTE')
   clean(t, s)
@@ -362,14 +362,14 @@ t.test('do_no_page (2.6.11, no write-notify): a read of a shared writable file m
 t.test('shmem_fault: shared anonymous memory is shmem: reads and writes map the same shmem page, no anon_vma', async (t) => {
   for (const kernel of MODELS_UNDER_TEST) {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 2, shared: true })
-    const r = s.access(pid, A, 'read')
+    s.mmap({ pid, addr: A, pages: 2, shared: true })
+    const r = s.read({ pid, addr: A })
     t.equal(r.path, 'file_read', `${kernel}: a read maps the shmem page`)
     t.not(r.pfn, ZERO_PFN, `${kernel}: not the zero page`)
     t.equal(r.pte.writable, true, `${kernel}: shmem needs no write-notify`)
     t.equal(s.frame(r.pfn as number).kind, 'shmem')
     t.equal(s.frame(r.pfn as number).mapping.anon, false, `${kernel}: PageAnon is false`)
-    const w = s.access(pid, A + PAGE, 'write')
+    const w = s.write({ pid, addr: A + PAGE })
     t.equal(w.path, 'shared_write')
     t.equal(s.processInfo(pid).rss.shmem, 2)
     t.equal(s.processInfo(pid).vmaList[0].anonVma, null)
@@ -380,27 +380,27 @@ t.test('shmem_fault: shared anonymous memory is shmem: reads and writes map the 
 
 t.test('do_swap_page (6.18): an exclusive swap entry is mapped writable at once, even on a read', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  const u = s.unmap(mustPfn(s, pid, A))
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  const u = s.unmap({ pfn: mustPfn(s, pid, A) })
   t.equal(pteAt(s, pid, A).exclusive, true, 'pte_swp_mkexclusive: the page was PageAnonExclusive')
-  const r = s.access(pid, A, 'read')
+  const r = s.read({ pid, addr: A })
   t.equal(r.path, 'swap_in')
   t.equal(r.pte.writable, true)
   t.equal(r.pte.dirty, false, 'a read does not dirty')
   const f = s.frame(r.pfn as number)
   t.ok(f.flags.includes('anonExclusive'))
   t.equal(f.swapSlot, u.swapSlot, 'still in the swap cache after a read')
-  t.equal(s.access(pid, A, 'write').path, 'none', 'the write needs no fault')
+  t.equal(s.write({ pid, addr: A }).path, 'none', 'the write needs no fault')
   clean(t, s)
 })
 
 t.test('do_swap_page (6.18): a write swap-in frees the swap slot (should_try_to_free_swap) and maps dirty', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  s.unmap(mustPfn(s, pid, A))
-  const w = s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  s.unmap({ pfn: mustPfn(s, pid, A) })
+  const w = s.write({ pid, addr: A })
   t.equal(w.path, 'swap_in')
   t.equal(w.pte.writable, true)
   t.equal(w.pte.dirty, true)
@@ -414,20 +414,20 @@ t.test('do_swap_page (6.18): a write swap-in frees the swap slot (should_try_to_
 
 t.test('do_swap_page (2.6.11): a read swap-in maps read-only; the write then reuses it (can_share_swap_page)', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
   const pfn = mustPfn(s, pid, A)
-  s.unmap(pfn)
-  t.ok(s.unmap(pfn).success)
+  s.unmap({ pfn })
+  t.ok(s.unmap({ pfn }).success)
   t.equal(pteAt(s, pid, A).exclusive, false, '2.6.11 has no exclusive marker')
-  const r = s.access(pid, A, 'read')
+  const r = s.read({ pid, addr: A })
   t.equal(r.path, 'swap_in')
   t.equal(r.pte.writable, false, 'write_access is 0: read-only')
   const f = s.frame(r.pfn as number)
   t.not(f.swapSlot, null, 'stays in the swap cache (vm_swap_full is false)')
   t.equal(f.refcount, 2, 'swap cache + PTE')
   t.equal(f._count, 1, '2.6.11 prints _count biased by -1')
-  const w = s.access(pid, A, 'write')
+  const w = s.write({ pid, addr: A })
   t.equal(w.path, 'cow_reuse', 'page_count 2, swap cache the only other holder, swap_map 1: exclusive_swap_page')
   t.equal(w.pfn, r.pfn)
   clean(t, s)
@@ -435,12 +435,12 @@ t.test('do_swap_page (2.6.11): a read swap-in maps read-only; the write then reu
 
 t.test('do_swap_page (2.6.11): a write swap-in of an unshared page maps it writable without a copy', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
   const pfn = mustPfn(s, pid, A)
-  s.unmap(pfn)
-  s.unmap(pfn)
-  const w = s.access(pid, A, 'write')
+  s.unmap({ pfn })
+  s.unmap({ pfn })
+  const w = s.write({ pid, addr: A })
   t.equal(w.path, 'swap_in')
   t.equal(w.copiedFrom, undefined)
   t.equal(w.pte.writable, true)
@@ -450,19 +450,19 @@ t.test('do_swap_page (2.6.11): a write swap-in of an unshared page maps it writa
 
 t.test('do_page_fault (2.6.11 x86-64): a read fault on a PROT_WRITE-only mapping is SIGSEGV ("read, not present" needs VM_READ|VM_EXEC)', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 2, prot: 'w' })
-  const r = s.access(pid, A, 'read')
+  s.mmap({ pid, addr: A, pages: 2, prot: 'w' })
+  const r = s.read({ pid, addr: A })
   t.equal(r.ok, false)
   t.equal(r.siCode, 'SEGV_ACCERR')
-  t.equal(s.access(pid, A + PAGE, 'write').path, 'anon_alloc', 'a write is allowed')
-  t.equal(s.access(pid, A + PAGE, 'read').path, 'none', 'once present, x86 cannot refuse the read')
+  t.equal(s.write({ pid, addr: A + PAGE }).path, 'anon_alloc', 'a write is allowed')
+  t.equal(s.read({ pid, addr: A + PAGE }).path, 'none', 'once present, x86 cannot refuse the read')
   clean(t, s)
 })
 
 t.test('access_error (6.18): a read of a PROT_WRITE-only mapping is allowed (vma_is_accessible)', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1, prot: 'w' })
-  const r = s.access(pid, A, 'read')
+  s.mmap({ pid, addr: A, pages: 1, prot: 'w' })
+  const r = s.read({ pid, addr: A })
   t.equal(r.ok, true)
   t.equal(r.path, 'zero_page')
   clean(t, s)

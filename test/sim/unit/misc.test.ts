@@ -7,27 +7,27 @@ const BASE_2611 = 0x2aaaaaaab000
 
 t.test('arch_get_unmapped_area_topdown (6.18): when nothing fits below mmap_base it falls back to the bottom-up search', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: 0x10000, pages: (MMAP_BASE - 0x10000) / PAGE, prot: 'none' })
-  s.createFile('f', 1)
-  const v = s.mmap(pid, { pages: 1, file: 'f' })
+  s.mmap({ pid, addr: 0x10000, pages: (MMAP_BASE - 0x10000) / PAGE, prot: 'none' })
+  s.createFile({ name: 'f', pages: 1 })
+  const v = s.mmap({ pid, pages: 1, file: 'f' })
   t.equal(v.start, MMAP_BASE, 'the first free place above TASK_SIZE/3')
   clean(t, s)
 })
 
 t.test('arch_get_unmapped_area (2.6.11): a failed search from free_area_cache restarts once from TASK_UNMAPPED_BASE', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.createFile('f', 4)
-  const a = s.mmap(pid, { pages: 1, file: 'f' })
-  s.mmap(pid, { pages: 1, file: 'f', offset: 1, prot: 'r' }) // a different prot: no merge
+  s.createFile({ name: 'f', pages: 4 })
+  const a = s.mmap({ pid, pages: 1, file: 'f' })
+  s.mmap({ pid, pages: 1, file: 'f', offset: 1, prot: 'r' }) // a different prot: no merge
   t.equal(a.start, BASE_2611)
-  s.munmap(pid, a.start, 1) // free_area_cache = BASE
-  const c = s.mmap(pid, { pages: 2, file: 'f', offset: 2, prot: 'rx' }) // does not fit the hole: cache moves past it
+  s.munmap({ pid, addr: a.start, pages: 1 }) // free_area_cache = BASE
+  const c = s.mmap({ pid, pages: 2, file: 'f', offset: 2, prot: 'rx' }) // does not fit the hole: cache moves past it
   t.equal(c.start, BASE_2611 + 2 * PAGE)
   const top = c.end
-  s.mmap(pid, { addr: top, pages: (TASK_SIZE - top) / PAGE, prot: 'none' }) // nothing free above the cache
-  const d = s.mmap(pid, { pages: 1, file: 'f', offset: 3 })
+  s.mmap({ pid, addr: top, pages: (TASK_SIZE - top) / PAGE, prot: 'none' }) // nothing free above the cache
+  const d = s.mmap({ pid, pages: 1, file: 'f', offset: 3 })
   t.equal(d.start, BASE_2611, 'found by the restart from the base')
-  t.throws(() => s.mmap(pid, { pages: 1, file: 'f' }), { name: 'LimitError', code: 'limit' }, 'nothing anywhere: ENOMEM')
+  t.throws(() => s.mmap({ pid, pages: 1, file: 'f' }), { name: 'LimitError', code: 'limit' }, 'nothing anywhere: ENOMEM')
   clean(t, s)
 })
 
@@ -35,13 +35,13 @@ for (const kernel of MODELS_UNDER_TEST) {
   t.test(`[${kernel}] vma_merge_existing_range / dup_anon_vma: mprotect merging a faulted VMA into a neighbour without anon_vma gives it the anon_vma`, async (t) => {
     const { s, pid } = setup(kernel)
     // Both VMAs are private and writable, so both carry VM_ACCOUNT; only PROT_EXEC keeps them apart.
-    s.mmap(pid, { addr: A, pages: 2, prot: 'rw' })
-    s.mmap(pid, { addr: A + 2 * PAGE, pages: 2, prot: 'rwx' })
-    s.access(pid, A, 'read')
+    s.mmap({ pid, addr: A, pages: 2, prot: 'rw' })
+    s.mmap({ pid, addr: A + 2 * PAGE, pages: 2, prot: 'rwx' })
+    s.read({ pid, addr: A })
     writeAll(s, pid, A + 2 * PAGE, 2)
     const p = mustPfn(s, pid, A + 3 * PAGE)
     t.equal(s.processInfo(pid).vmaList[0].anonVma, null)
-    s.mprotect(pid, A + 2 * PAGE, 2, 'rw')
+    s.mprotect({ pid, addr: A + 2 * PAGE, pages: 2, prot: 'rw' })
     t.same(vmaRanges(s, pid), [[A, A + 4 * PAGE, A / PAGE]])
     const v = s.processInfo(pid).vmaList[0]
     t.not(v.anonVma, null, 'the merged VMA carries the anon_vma')
@@ -52,13 +52,13 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] try_to_migrate: every mapping PTE becomes a migration entry before the new frame is mapped`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.access(pid, A, 'write')
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.write({ pid, addr: A })
     const p = mustPfn(s, pid, A)
-    const child = s.fork(pid).pid
+    const child = s.fork({ pid }).pid
     const seen: SimEvent[] = []
     s.subscribe((e) => { if (e.type === 'pte.changed') seen.push(e) })
-    const m = s.migrate(p)
+    const m = s.migrate({ pfn: p })
     const mig = seen.filter((e) => decodePte(e.after as number).kind === 'migration')
     t.equal(mig.length, 2, 'one migration entry per mapping')
     t.same(mig.map((e) => decodePte(e.after as number).pfn), [p, p], 'pointing at the old frame')
@@ -71,15 +71,15 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] copy_page_range: the same result whether or not anyone listens to events`, async (t) => {
     const build = (listen: boolean): Simulator => {
-      const s = new Simulator({ kernel })
+      const s = new Simulator({ version: kernel })
       if (listen) s.subscribe(() => {})
-      const pid = s.spawn().pid
-      s.mmap(pid, { addr: A, pages: 4 })
-      s.access(pid, A, 'read') // a zero-page PTE (2.6.11 copies it verbatim)
+      const pid = s.spawn({}).pid
+      s.mmap({ pid, addr: A, pages: 4 })
+      s.read({ pid, addr: A }) // a zero-page PTE (2.6.11 copies it verbatim)
       writeAll(s, pid, A + PAGE, 2)
       const p = mustPfn(s, pid, A + 2 * PAGE)
-      if (!s.unmap(p).success) s.unmap(p) // an (exclusive, in 6.18) swap entry
-      s.fork(pid)
+      if (!s.unmap({ pfn: p }).success) s.unmap({ pfn: p }) // an (exclusive, in 6.18) swap entry
+      s.fork({ pid })
       return s
     }
     const quiet = build(false)
@@ -93,43 +93,43 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] get_swap_page: the lowest free swap slot is reused first`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 3 })
+    s.mmap({ pid, addr: A, pages: 3 })
     writeAll(s, pid, A, 3)
     const slots: number[] = []
     for (let i = 0; i < 3; i++) {
       const p = mustPfn(s, pid, A + i * PAGE)
-      s.referenced(p)
-      slots.push(s.unmap(p).swapSlot as number)
+      s.referenced({ pfn: p })
+      slots.push(s.unmap({ pfn: p }).swapSlot as number)
     }
     t.same(slots, [1, 2, 3], 'slot 0 is the swap header')
-    s.madvise(pid, A + 2 * PAGE, 1, 'dontneed')
-    s.madvise(pid, A, 1, 'dontneed')
-    s.access(pid, A + PAGE, 'write') // swap-in; the write frees slot 2 in 6.18, keeps it cached in 2.6.11
-    s.access(pid, A, 'write')
+    s.madvise({ pid, addr: A + 2 * PAGE, pages: 1, advice: 'dontneed' })
+    s.madvise({ pid, addr: A, pages: 1, advice: 'dontneed' })
+    s.write({ pid, addr: A + PAGE }) // swap-in; the write frees slot 2 in 6.18, keeps it cached in 2.6.11
+    s.write({ pid, addr: A })
     const p = mustPfn(s, pid, A)
-    s.referenced(p)
-    t.equal(s.unmap(p).swapSlot, 1, 'the lowest freed slot')
+    s.referenced({ pfn: p })
+    t.equal(s.unmap({ pfn: p }).swapSlot, 1, 'the lowest freed slot')
     clean(t, s)
   })
 
   t.test(`[${kernel}] alloc_pages (the simulator's deterministic allocator): new PFNs are handed out in order; freed ones only once the limit is reached, oldest first`, async (t) => {
-    const s = new Simulator({ kernel, limits: { maxFrames: 9 } })
-    const pid = s.spawn().pid
-    s.mmap(pid, { addr: A, pages: 8 })
+    const s = new Simulator({ version: kernel, limits: { maxFrames: 9 } })
+    const pid = s.spawn({}).pid
+    s.mmap({ pid, addr: A, pages: 8 })
     writeAll(s, pid, A, 3) // pgd + 3 tables + 3 pages = 7 frames
     const first = [0, 1, 2].map((i) => mustPfn(s, pid, A + i * PAGE))
     t.same(first, [first[0], first[0] + 1, first[0] + 2])
-    s.madvise(pid, A + PAGE, 1, 'dontneed')
-    s.madvise(pid, A, 1, 'dontneed')
-    s.access(pid, A + 3 * PAGE, 'write')
+    s.madvise({ pid, addr: A + PAGE, pages: 1, advice: 'dontneed' })
+    s.madvise({ pid, addr: A, pages: 1, advice: 'dontneed' })
+    s.write({ pid, addr: A + 3 * PAGE })
     t.equal(mustPfn(s, pid, A + 3 * PAGE), first[2] + 1, 'a never-used PFN while there is one')
-    s.access(pid, A + 4 * PAGE, 'write')
+    s.write({ pid, addr: A + 4 * PAGE })
     t.equal(mustPfn(s, pid, A + 4 * PAGE), first[2] + 2, 'the last never-used PFN')
-    s.access(pid, A + 5 * PAGE, 'write')
+    s.write({ pid, addr: A + 5 * PAGE })
     t.equal(mustPfn(s, pid, A + 5 * PAGE), first[1], 'then the oldest freed')
     t.equal(s.stats().framesInUse, 8)
     // A fault reserves room for two frames up front (a private file COW reads the cache page and copies it).
-    t.throws(() => s.access(pid, A + 6 * PAGE, 'write'), { name: 'LimitError' }, 'one free frame is not enough for a fault')
+    t.throws(() => s.write({ pid, addr: A + 6 * PAGE }), { name: 'LimitError' }, 'one free frame is not enough for a fault')
     clean(t, s)
   })
 }
@@ -137,14 +137,14 @@ for (const kernel of MODELS_UNDER_TEST) {
 // ------------------------------------------------------------------ the invariant checker finds corruption
 
 function corrupted (kernel: KernelVersion): { s: Simulator, pid: number, child: number, anon: number, file: number } {
-  const s = new Simulator({ kernel })
-  s.createFile('f', 2)
-  const pid = s.spawn().pid
-  s.mmap(pid, { addr: A, pages: 2 })
-  s.mmap(pid, { addr: B, pages: 2, file: 'f', shared: true })
+  const s = new Simulator({ version: kernel })
+  s.createFile({ name: 'f', pages: 2 })
+  const pid = s.spawn({}).pid
+  s.mmap({ pid, addr: A, pages: 2 })
+  s.mmap({ pid, addr: B, pages: 2, file: 'f', shared: true })
   writeAll(s, pid, A, 2)
-  s.access(pid, B, 'read')
-  const child = s.fork(pid).pid
+  s.read({ pid, addr: B })
+  const child = s.fork({ pid }).pid
   return { s, pid, child, anon: mustPfn(s, pid, A), file: mustPfn(s, pid, B) }
 }
 
@@ -158,7 +158,7 @@ for (const kernel of MODELS_UNDER_TEST) {
       t.equal(r.ok, false, `${what}: not ok`)
       t.ok(r.violations.some((v) => re.test(v)), `${what}: ${re} in ${JSON.stringify(r.violations)}`)
     }
-    const k = (x: ReturnType<typeof corrupted>) => x.s.kernel
+    const k = (x: ReturnType<typeof corrupted>) => x.s.state
     const slot = (pfn: number) => pfn - 0x1000
     expectViolation('mapcount', /mapcount \d+ but \d+ PTE/, (x) => { k(x).frames.mapcountRaw[slot(x.anon)]++ })
     expectViolation('refcount', /refcount \d+, but its holders/, (x) => { k(x).frames.refcount[slot(x.anon)]++ })
@@ -171,7 +171,7 @@ for (const kernel of MODELS_UNDER_TEST) {
       const mm = k(x).processes.get(x.pid)!
       mm.pgtable.leaf(A)!.ptes[(A / PAGE) % 512] = (k(x).frames.pfnLimit + 5) * 4096 + 0x25
     })
-    expectViolation('i_mmap keyed wrong', /i_mmap/, (x) => { k(x).processes.get(x.pid)!.vmas.find((v) => v.file !== null)!.pgoff += 1 })
+    expectViolation('i_mmap keyed wrong', /i_mmap/, (x) => { k(x).processes.get(x.pid)!.vmas.find((v) => v.mapping !== null)!.pgoff += 1 })
     expectViolation('a leaked anonymous page', /leaked/, (x) => {
       for (const q of [x.pid, x.child]) {
         const mm = k(x).processes.get(q)!
@@ -200,16 +200,16 @@ for (const kernel of MODELS_UNDER_TEST) {
 /** Frees the child's copy of a page by hand but leaves its flags set. */
 function s2free (x: ReturnType<typeof corrupted>): void {
   const s = x.s
-  s.access(x.child, A + PAGE, 'write')
+  s.write({ pid: x.child, addr: A + PAGE })
   const p = mustPfn(s, x.child, A + PAGE)
-  s.munmap(x.child, A + PAGE, 1)
-  s.kernel.frames.flags[p - 0x1000] = PG.dirty
+  s.munmap({ pid: x.child, addr: A + PAGE, pages: 1 })
+  s.state.frames.flags[p - 0x1000] = PG.dirty
 }
 
 t.test('check(): the PTE bits the checker reads are the same decodePte shows', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
   t.equal(pteAt(s, pid, A).pfn, mustPfn(s, pid, A))
   const r = s.check()
   t.equal(r.ok, true)

@@ -6,7 +6,7 @@ const clone = (s: Simulator) => () => Simulator.fromSnapshot(s.snapshot())
 
 for (const kernel of MODELS_UNDER_TEST) {
   t.test(`[${kernel}] applyOp: every op of the vocabulary, processes named by proc`, async (t) => {
-    const s = new Simulator({ kernel })
+    const s = new Simulator({ version: kernel })
     const probes = new Map<string, number | null>()
     const ops: Op[] = [
       { op: 'createFile', name: 'f', pages: 4 },
@@ -45,14 +45,14 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.throws(() => applyOp(s, { op: 'write', proc: 'p', addr: 0x50000000 }), /SIGSEGV/, 'a signal fails the op')
     clean(t, s)
     // The journal replays to the same state.
-    const replay = new Simulator({ kernel })
+    const replay = new Simulator({ version: kernel })
     for (const op of s.journal) applyOp(replay, op)
     t.equal(stateOf(replay), stateOf(s), 'journal replay gives the same state')
   })
 
   t.test(`[${kernel}] applyBatch (atomic): one failing op means nothing is applied`, async (t) => {
-    const s = new Simulator({ kernel })
-    s.spawn('p')
+    const s = new Simulator({ version: kernel })
+    s.spawn({ name: 'p' })
     const before = fingerprint(s)
     const r = applyBatch(s, [
       { op: 'mmap', proc: 'p', addr: A, pages: 1 },
@@ -78,9 +78,9 @@ for (const kernel of MODELS_UNDER_TEST) {
   })
 
   t.test(`[${kernel}] applyBatch (continue): failures are reported per op and leave no trace`, async (t) => {
-    const s = new Simulator({ kernel })
-    s.createFile('f', 1)
-    s.spawn('p')
+    const s = new Simulator({ version: kernel })
+    s.createFile({ name: 'f', pages: 1 })
+    s.spawn({ name: 'p' })
     const r = applyBatch(s, [
       { op: 'mmap', proc: 'p', addr: A, pages: 1, kind: 'file', file: 'f' },
       { op: 'write', proc: 'p', addr: A + 0x1000000 },
@@ -119,7 +119,7 @@ for (const kernel of MODELS_UNDER_TEST) {
         { op: 'exit', proc: 'c' }
       ]
     }
-    const s = new Simulator({ kernel })
+    const s = new Simulator({ version: kernel })
     const { order, probes } = runScenario(s, scen)
     t.same(order, ['a', 'b'])
     const truth = truthOf(s, order, probes)
@@ -144,9 +144,9 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.ok(diffs.some((d) => d.includes('probes')), 'probe difference')
     t.ok(diffs.some((d) => d.includes('unexpected PTE')), 'extra PTE')
     t.ok(diffs.some((d) => d.includes('PTE missing')), 'missing PTE')
-    t.throws(() => runScenario(new Simulator({ kernel }), { ops: [{ op: 'spawn', proc: 'x' }, { op: 'read', proc: 'x', addr: '0x1000' }] }), /op 1 \(read\)/, 'a signal aborts the scenario, naming the op')
-    t.throws(() => runScenario(new Simulator({ kernel }), { ops: [{ op: 'nope' } as unknown as Scenario['ops'][number]] }), /unknown scenario op/)
-    t.throws(() => runScenario(new Simulator({ kernel }), { ops: [{ op: 'spawn', proc: 'x' }, { op: 'read', proc: 'x', addr: 'zz' }] }), /not an address/)
+    t.throws(() => runScenario(new Simulator({ version: kernel }), { ops: [{ op: 'spawn', proc: 'x' }, { op: 'read', proc: 'x', addr: '0x1000' }] }), /op 1 \(read\)/, 'a signal aborts the scenario, naming the op')
+    t.throws(() => runScenario(new Simulator({ version: kernel }), { ops: [{ op: 'nope' } as unknown as Scenario['ops'][number]] }), /unknown scenario op/)
+    t.throws(() => runScenario(new Simulator({ version: kernel }), { ops: [{ op: 'spawn', proc: 'x' }, { op: 'read', proc: 'x', addr: 'zz' }] }), /not an address/)
     clean(t, s)
   })
 }

@@ -4,8 +4,8 @@ import { A, B, MODELS_UNDER_TEST, PAGE, clean, fingerprint, mustPfn, rejects, se
 
 for (const kernel of MODELS_UNDER_TEST) {
   t.test(`[${kernel}] mm_init (spawn): a process starts with an empty mm and one pgd page`, async (t) => {
-    const s = new Simulator({ kernel })
-    const p = s.spawn('init')
+    const s = new Simulator({ version: kernel })
+    const p = s.spawn({ name: 'init' })
     t.equal(p.pid, 1)
     t.equal(p.name, 'init')
     t.equal(p.parent, null)
@@ -15,7 +15,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     const st = s.stats()
     t.equal(st.framesInUse, 1)
     t.same(st.framesByKind, { pagetable: 1 })
-    const anonymous = s.spawn()
+    const anonymous = s.spawn({})
     t.equal(anonymous.pid, 2)
     t.equal(anonymous.name, null)
     t.same(s.processes().map((x) => x.pid), [1, 2])
@@ -25,15 +25,15 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] exit_mmap: exit frees every frame, the page tables and the pgd; nothing leaks`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 4)
-    s.mmap(pid, { addr: A, pages: 4 })
-    s.mmap(pid, { addr: B, pages: 4, file: 'f', shared: true })
+    s.createFile({ name: 'f', pages: 4 })
+    s.mmap({ pid, addr: A, pages: 4 })
+    s.mmap({ pid, addr: B, pages: 4, file: 'f', shared: true })
     writeAll(s, pid, A, 4)
     writeAll(s, pid, B, 2)
-    s.access(pid, B + 3 * PAGE, 'read')
+    s.read({ pid, addr: B + 3 * PAGE })
     const anon = mustPfn(s, pid, A)
     t.ok(s.stats().framesInUse > 1)
-    s.exit(pid)
+    s.exit({ pid })
     t.same(s.processes(), [])
     const st = s.stats()
     t.equal(st.framesByKind.pagetable, undefined, 'no page-table page left (pgd included)')
@@ -51,17 +51,17 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] exit_mmap: parent and child both exit after COW; frames, anon_vmas and swap all go`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 8 })
+    s.mmap({ pid, addr: A, pages: 8 })
     writeAll(s, pid, A, 8)
-    const child = s.fork(pid, 'c').pid
+    const child = s.fork({ pid, child: 'c' }).pid
     writeAll(s, child, A, 4)
     const shared = mustPfn(s, pid, A + 6 * PAGE)
     // 2.6.11 refuses the first try while a PTE is young (and clears it); the second one succeeds.
-    if (!s.unmap(shared).success) t.ok(s.unmap(shared).success, 'second try_to_unmap succeeds')
+    if (!s.unmap({ pfn: shared }).success) t.ok(s.unmap({ pfn: shared }).success, 'second try_to_unmap succeeds')
     t.ok(s.stats().swapSlotsUsed > 0, 'a page is in swap')
-    s.exit(pid)
+    s.exit({ pid })
     clean(t, s, 'clean with only the child left')
-    s.exit(child)
+    s.exit({ pid: child })
     const st = s.stats()
     t.equal(st.framesInUse, 0, 'every frame freed')
     t.equal(st.anonVmas, 0)
@@ -71,16 +71,16 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] exit_mmap: a parent exiting leaves the child's mappings intact`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 2 })
+    s.mmap({ pid, addr: A, pages: 2 })
     writeAll(s, pid, A, 2)
     const pfn = mustPfn(s, pid, A)
-    const child = s.fork(pid, 'c').pid
+    const child = s.fork({ pid, child: 'c' }).pid
     t.equal(s.frame(pfn).mapcount, 2)
-    s.exit(pid)
+    s.exit({ pid })
     t.equal(s.frame(pfn).mapcount, 1)
     t.equal(mustPfn(s, child, A), pfn)
     t.same(s.rmap(pfn).mappings.map((m) => m.pid), [child], 'the walk finds only the child now')
-    const w = s.access(child, A, 'write')
+    const w = s.write({ pid: child, addr: A })
     t.equal(w.path, 'cow_reuse', 'the survivor reuses the page (it is the only holder)')
     t.equal(w.pfn, pfn)
     clean(t, s)
@@ -88,29 +88,29 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] exit_mmap: exiting the middle generation keeps grandparent and grandchild consistent`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 3 })
+    s.mmap({ pid, addr: A, pages: 3 })
     writeAll(s, pid, A, 3)
-    const mid = s.fork(pid, 'mid').pid
-    s.access(mid, A, 'write')
-    const leaf = s.fork(mid, 'leaf').pid
-    s.exit(mid)
+    const mid = s.fork({ pid, child: 'mid' }).pid
+    s.write({ pid: mid, addr: A })
+    const leaf = s.fork({ pid: mid, child: 'leaf' }).pid
+    s.exit({ pid: mid })
     clean(t, s)
     const pfn = mustPfn(s, pid, A + PAGE)
     t.same(s.rmap(pfn).mappings.map((m) => m.pid), [pid, leaf])
-    s.access(leaf, A + PAGE, 'write')
-    s.access(pid, A + PAGE, 'write')
+    s.write({ pid: leaf, addr: A + PAGE })
+    s.write({ pid, addr: A + PAGE })
     clean(t, s)
-    s.exit(leaf)
-    s.exit(pid)
+    s.exit({ pid: leaf })
+    s.exit({ pid })
     t.equal(s.stats().framesInUse, 0)
     t.equal(s.stats().anonVmas, 0)
   })
 
   t.test(`[${kernel}] dup_mmap (fork): the child copies every VMA and gets its own pgd`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 2, prot: 'r' })
-    s.mmap(pid, { addr: B, pages: 2 })
-    const c = s.fork(pid, 'child')
+    s.mmap({ pid, addr: A, pages: 2, prot: 'r' })
+    s.mmap({ pid, addr: B, pages: 2 })
+    const c = s.fork({ pid, child: 'child' })
     t.equal(c.parent, pid)
     t.equal(c.name, 'child')
     t.equal(c.vmas, 2)
@@ -124,17 +124,17 @@ for (const kernel of MODELS_UNDER_TEST) {
   })
 
   t.test(`[${kernel}] events: spawn, fork and exit are reported in order with their cause`, async (t) => {
-    const s = new Simulator({ kernel })
+    const s = new Simulator({ version: kernel })
     const seen: SimEvent[] = []
     const off = s.subscribe((e) => { seen.push(e) })
     s.tag = 'req-1'
-    const pid = s.spawn('a').pid
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.access(pid, A, 'write')
-    const child = s.fork(pid).pid
-    s.exit(child)
+    const pid = s.spawn({ name: 'a' }).pid
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.write({ pid, addr: A })
+    const child = s.fork({ pid }).pid
+    s.exit({ pid: child })
     off()
-    s.exit(pid)
+    s.exit({ pid })
     const types = seen.map((e) => e.type)
     t.ok(types.includes('process.spawned'))
     t.ok(types.includes('process.forked'))
@@ -154,23 +154,23 @@ for (const kernel of MODELS_UNDER_TEST) {
 }
 
 t.test('fork/spawn: session process limit is a LimitError and changes nothing', async (t) => {
-  const s = new Simulator({ kernel: '6.18', limits: { maxProcesses: 2 } })
-  const pid = s.spawn('a').pid
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
-  s.fork(pid, 'b')
-  rejects(t, s, () => s.spawn('c'), { name: 'LimitError', code: 'limit', errno: 'ENOMEM' }, 'spawn over the limit')
-  rejects(t, s, () => s.fork(pid, 'c'), { name: 'LimitError', code: 'limit', errno: 'ENOMEM' }, 'fork over the limit')
+  const s = new Simulator({ version: '6.18', limits: { maxProcesses: 2 } })
+  const pid = s.spawn({ name: 'a' }).pid
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  s.fork({ pid, child: 'b' })
+  rejects(t, s, () => s.spawn({ name: 'c' }), { name: 'LimitError', code: 'limit', errno: 'ENOMEM' }, 'spawn over the limit')
+  rejects(t, s, () => s.fork({ pid, child: 'c' }), { name: 'LimitError', code: 'limit', errno: 'ENOMEM' }, 'fork over the limit')
   clean(t, s)
 })
 
 t.test('handle_mm_fault: out of frames is a LimitError before anything changes', async (t) => {
-  const s = new Simulator({ kernel: '6.18', limits: { maxFrames: 4 } })
-  const pid = s.spawn('a').pid
-  s.mmap(pid, { addr: A, pages: 4 })
+  const s = new Simulator({ version: '6.18', limits: { maxFrames: 4 } })
+  const pid = s.spawn({ name: 'a' }).pid
+  s.mmap({ pid, addr: A, pages: 4 })
   const before = fingerprint(s)
   // pgd + pud + pmd + pte = 4 frames: no room for the page itself.
-  rejects(t, s, () => s.access(pid, A, 'write'), { name: 'LimitError', code: 'limit' }, 'fault needing more frames')
+  rejects(t, s, () => s.write({ pid, addr: A }), { name: 'LimitError', code: 'limit' }, 'fault needing more frames')
   t.equal(fingerprint(s), before)
   clean(t, s)
 })

@@ -8,8 +8,8 @@ const vmaSteps = (tr: RmapStep[] | undefined): VmaStep[] => (tr ?? []).filter((x
 for (const kernel of MODELS_UNDER_TEST) {
   t.test(`[${kernel}] rmap_walk_anon with trace: page, object, vma (formula, levels), done`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 4 })
-    s.access(pid, A + 2 * PAGE, 'write')
+    s.mmap({ pid, addr: A, pages: 4 })
+    s.write({ pid, addr: A + 2 * PAGE })
     const pfn = mustPfn(s, pid, A + 2 * PAGE)
     const before = fingerprint(s)
     const r = s.rmap(pfn, true)
@@ -54,12 +54,12 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] rmap_walk_file with trace: the address_space object and every mapping VMA`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 8)
-    s.mmap(pid, { addr: A, pages: 4, file: 'f', offset: 2, shared: true })
-    const q = s.spawn('q').pid
-    s.mmap(q, { addr: B, pages: 2, file: 'f', offset: 3 })
-    s.access(pid, A + 2 * PAGE, 'read') // index 4
-    s.access(q, B + PAGE, 'read') // index 4
+    s.createFile({ name: 'f', pages: 8 })
+    s.mmap({ pid, addr: A, pages: 4, file: 'f', offset: 2, shared: true })
+    const q = s.spawn({ name: 'q' }).pid
+    s.mmap({ pid: q, addr: B, pages: 2, file: 'f', offset: 3 })
+    s.read({ pid, addr: A + 2 * PAGE }) // index 4
+    s.read({ pid: q, addr: B + PAGE }) // index 4
     const pfn = mustPfn(s, pid, A + 2 * PAGE)
     t.equal(mustPfn(s, q, B + PAGE), pfn)
     const r = s.rmap(pfn, true)
@@ -90,11 +90,11 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] rmap_walk: a VMA whose PTE maps another frame is 'other_pfn' (after COW)`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.access(pid, A, 'write')
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.write({ pid, addr: A })
     const orig = mustPfn(s, pid, A)
-    const child = s.fork(pid).pid
-    s.access(child, A, 'write')
+    const child = s.fork({ pid }).pid
+    s.write({ pid: child, addr: A })
     const steps = vmaSteps(s.rmap(orig, true).trace)
     t.equal(steps.find((x) => x.pid === child)?.outcome, 'other_pfn')
     t.equal(steps.find((x) => x.pid === pid)?.outcome, 'matched')
@@ -104,12 +104,12 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] rmap_walk: a VMA whose PTE is a swap entry is 'not_present'`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.access(pid, A, 'write')
-    const child = s.fork(pid).pid
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.write({ pid, addr: A })
+    const child = s.fork({ pid }).pid
     const p = mustPfn(s, pid, A)
-    while (!s.unmap(p).success) { /* 2.6.11 retries */ }
-    const r = s.access(pid, A, 'read')
+    while (!s.unmap({ pfn: p }).success) { /* 2.6.11 retries */ }
+    const r = s.read({ pid, addr: A })
     const steps = vmaSteps(s.rmap(r.pfn as number, true).trace)
     t.equal(steps.find((x) => x.pid === child)?.outcome, 'not_present')
     t.equal(steps.find((x) => x.pid === pid)?.outcome, 'matched')
@@ -118,14 +118,14 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] rmap_walk: a mapping VMA with no page table there is 'no_page_table', an empty PTE 'pte_none'`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 4)
-    s.mmap(pid, { addr: A, pages: 4, file: 'f' })
-    const q = s.spawn('q').pid
-    s.mmap(q, { addr: B, pages: 4, file: 'f' })
-    const r = s.spawn('r').pid
-    s.mmap(r, { addr: B, pages: 4, file: 'f' })
-    s.access(pid, A, 'read')
-    s.access(r, B + PAGE, 'read')
+    s.createFile({ name: 'f', pages: 4 })
+    s.mmap({ pid, addr: A, pages: 4, file: 'f' })
+    const q = s.spawn({ name: 'q' }).pid
+    s.mmap({ pid: q, addr: B, pages: 4, file: 'f' })
+    const r = s.spawn({ name: 'r' }).pid
+    s.mmap({ pid: r, addr: B, pages: 4, file: 'f' })
+    s.read({ pid, addr: A })
+    s.read({ pid: r, addr: B + PAGE })
     const steps = vmaSteps(s.rmap(mustPfn(s, pid, A), true).trace)
     t.equal(steps.find((x) => x.pid === q)?.outcome, 'no_page_table')
     t.equal(steps.find((x) => x.pid === q)?.levels.length, 1, 'the walk stops at the empty pgd entry')
@@ -135,8 +135,8 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] rmap_walk: the zero page, a page-table page and a free frame have nothing to walk`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.access(pid, A, 'read')
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.read({ pid, addr: A })
     const z = s.rmap(ZERO_PFN, true)
     t.equal(z.kind, 'zero')
     t.same(z.mappings, [])
@@ -149,9 +149,9 @@ for (const kernel of MODELS_UNDER_TEST) {
     const pt = s.rmap(table, true)
     t.equal(pt.kind, 'pagetable')
     t.same(pt.mappings, [])
-    s.access(pid, A, 'write')
+    s.write({ pid, addr: A })
     const p = mustPfn(s, pid, A)
-    s.munmap(pid, A, 1)
+    s.munmap({ pid, addr: A, pages: 1 })
     const fr = s.rmap(p, true)
     t.equal(fr.kind, 'free')
     t.same(fr.mappings, [])
@@ -165,14 +165,14 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] rmap: mappings are sorted by pid then address`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 1)
-    const q = s.spawn('q').pid
-    s.mmap(q, { addr: B, pages: 1, file: 'f' })
-    s.mmap(q, { addr: A, pages: 1, file: 'f' })
-    s.mmap(pid, { addr: B, pages: 1, file: 'f' })
-    s.access(q, B, 'read')
-    s.access(pid, B, 'read')
-    s.access(q, A, 'read')
+    s.createFile({ name: 'f', pages: 1 })
+    const q = s.spawn({ name: 'q' }).pid
+    s.mmap({ pid: q, addr: B, pages: 1, file: 'f' })
+    s.mmap({ pid: q, addr: A, pages: 1, file: 'f' })
+    s.mmap({ pid, addr: B, pages: 1, file: 'f' })
+    s.read({ pid: q, addr: B })
+    s.read({ pid, addr: B })
+    s.read({ pid: q, addr: A })
     const r = s.rmap(mustPfn(s, q, A))
     t.same(r.mappings.map((m) => [m.pid, m.addr]), [[pid, B], [q, A], [q, B]])
     clean(t, s)
@@ -181,10 +181,10 @@ for (const kernel of MODELS_UNDER_TEST) {
 
 t.test('rmap_walk_anon (2.6.11): every VMA on the list is visited; a split piece not holding the index is \'outside_vma\'', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 6 })
-  s.access(pid, A, 'write')
-  s.access(pid, A + 5 * PAGE, 'write')
-  s.munmap(pid, A + 2 * PAGE, 2)
+  s.mmap({ pid, addr: A, pages: 6 })
+  s.write({ pid, addr: A })
+  s.write({ pid, addr: A + 5 * PAGE })
+  s.munmap({ pid, addr: A + 2 * PAGE, pages: 2 })
   const low = mustPfn(s, pid, A)
   const steps = vmaSteps(s.rmap(low, true).trace)
   t.equal(steps.length, 2, 'both pieces are on the list')
@@ -199,10 +199,10 @@ t.test('rmap_walk_anon (2.6.11): every VMA on the list is visited; a split piece
 
 t.test('rmap_walk_anon (6.18): the interval tree is queried at the index, so no \'outside_vma\' visit happens', async (t) => {
   const { s, pid } = setup('6.18')
-  s.mmap(pid, { addr: A, pages: 6 })
-  s.access(pid, A, 'write')
-  s.access(pid, A + 5 * PAGE, 'write')
-  s.munmap(pid, A + 2 * PAGE, 2)
+  s.mmap({ pid, addr: A, pages: 6 })
+  s.write({ pid, addr: A })
+  s.write({ pid, addr: A + 5 * PAGE })
+  s.munmap({ pid, addr: A + 2 * PAGE, pages: 2 })
   const steps = vmaSteps(s.rmap(mustPfn(s, pid, A), true).trace)
   t.same(steps.map((x) => [x.start, x.outcome]), [[A, 'matched']])
   const obj = s.rmap(mustPfn(s, pid, A), true).trace?.[1]
@@ -212,11 +212,11 @@ t.test('rmap_walk_anon (6.18): the interval tree is queried at the index, so no 
 
 t.test('rmap_walk (2.6.11): the walk of a page moved by mremap in one family member visits the other at the old address', async (t) => {
   const { s, pid } = setup('2.6.11')
-  s.mmap(pid, { addr: A, pages: 1 })
-  s.access(pid, A, 'write')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
   const p = mustPfn(s, pid, A)
-  const child = s.fork(pid).pid
-  s.mremap(child, { addr: A, pages: 1, newPages: 1, newAddr: B })
+  const child = s.fork({ pid }).pid
+  s.mremap({ pid: child, addr: A, pages: 1, newPages: 1, newAddr: B })
   const steps = vmaSteps(s.rmap(p, true).trace)
   t.same(steps.map((x) => [x.pid, x.addr, x.outcome]).sort(), [[pid, A, 'matched'], [child, B, 'matched']].sort())
   clean(t, s)

@@ -4,26 +4,26 @@ import { A, B, C, MODELS_UNDER_TEST, PAGE, clean, mustPfn, stateOf, writeAll } f
 
 /** A state with a bit of everything: files, shmem, forks, COW, swap, protnone, split and moved VMAs. */
 function busy (kernel: KernelVersion): Simulator {
-  const s = new Simulator({ kernel })
-  s.createFile('f', 8)
-  const p = s.spawn('p').pid
-  s.mmap(p, { addr: A, pages: 8 })
-  s.mmap(p, { addr: B, pages: 4, file: 'f', shared: true })
-  s.mmap(p, { addr: B + 0x100000, pages: 2, file: 'f', offset: 4 })
-  s.mmap(p, { addr: C, pages: 2, shared: true })
+  const s = new Simulator({ version: kernel })
+  s.createFile({ name: 'f', pages: 8 })
+  const p = s.spawn({ name: 'p' }).pid
+  s.mmap({ pid: p, addr: A, pages: 8 })
+  s.mmap({ pid: p, addr: B, pages: 4, file: 'f', shared: true })
+  s.mmap({ pid: p, addr: B + 0x100000, pages: 2, file: 'f', offset: 4 })
+  s.mmap({ pid: p, addr: C, pages: 2, shared: true })
   writeAll(s, p, A, 8)
-  s.access(p, B, 'write')
-  s.access(p, B + PAGE, 'read')
-  s.access(p, B + 0x100000, 'write')
-  s.access(p, C, 'write')
-  const c = s.fork(p, 'c').pid
-  s.access(c, A, 'write')
-  s.mprotect(p, A + 2 * PAGE, 1, 'none')
-  s.munmap(c, A + 5 * PAGE, 1)
+  s.write({ pid: p, addr: B })
+  s.read({ pid: p, addr: B + PAGE })
+  s.write({ pid: p, addr: B + 0x100000 })
+  s.write({ pid: p, addr: C })
+  const c = s.fork({ pid: p, child: 'c' }).pid
+  s.write({ pid: c, addr: A })
+  s.mprotect({ pid: p, addr: A + 2 * PAGE, pages: 1, prot: 'none' })
+  s.munmap({ pid: c, addr: A + 5 * PAGE, pages: 1 })
   const x = mustPfn(s, p, A + 6 * PAGE)
-  while (!s.unmap(x).success) { /* 2.6.11 */ }
-  s.mremap(c, { addr: A + 6 * PAGE, pages: 2, newPages: 2, newAddr: C + 0x200000 })
-  s.fork(c, 'g')
+  while (!s.unmap({ pfn: x }).success) { /* 2.6.11 */ }
+  s.mremap({ pid: c, addr: A + 6 * PAGE, pages: 2, newPages: 2, newAddr: C + 0x200000 })
+  s.fork({ pid: c, child: 'g' })
   return s
 }
 
@@ -40,19 +40,19 @@ for (const kernel of MODELS_UNDER_TEST) {
     for (const sim of [s, r]) {
       const p = sim.pidOf('p')
       const g = sim.pidOf('g')
-      sim.access(p, A + PAGE, 'write')
-      sim.access(g, A + 6 * PAGE, 'read')
-      sim.access(g, C + 0x200000, 'read')
-      sim.mmap(p, { pages: 3 })
-      sim.spawn('new')
-      sim.exit(sim.pidOf('c'))
+      sim.write({ pid: p, addr: A + PAGE })
+      sim.read({ pid: g, addr: A + 6 * PAGE })
+      sim.read({ pid: g, addr: C + 0x200000 })
+      sim.mmap({ pid: p, pages: 3 })
+      sim.spawn({ name: 'new' })
+      sim.exit({ pid: sim.pidOf('c') })
     }
     t.equal(stateOf(r), stateOf(s), 'still identical after more operations')
     clean(t, r)
   })
 
   t.test(`[${kernel}] snapshot/restore: an empty simulator round-trips`, async (t) => {
-    const s = new Simulator({ kernel })
+    const s = new Simulator({ version: kernel })
     const r = Simulator.fromSnapshot(s.snapshot())
     t.equal(stateOf(r), stateOf(s))
   })

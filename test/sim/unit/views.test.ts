@@ -7,11 +7,11 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] struct page view: _count ${bias === -1 ? 'biased by -1' : 'unbiased'}, _mapcount raw, mapping a tagged pointer (bit 0 for anon)`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 2)
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.mmap(pid, { addr: B, pages: 2, file: 'f' })
-    s.access(pid, A, 'write')
-    s.access(pid, B, 'read')
+    s.createFile({ name: 'f', pages: 2 })
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.mmap({ pid, addr: B, pages: 2, file: 'f' })
+    s.write({ pid, addr: A })
+    s.read({ pid, addr: B })
     const anon = s.frame(mustPfn(s, pid, A))
     t.equal(anon.countBias, bias)
     t.equal(anon.refcount, 1)
@@ -35,9 +35,9 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(BigInt(file.mapping.raw) & 1n, 0n)
     t.not(file.mapping.raw, anon.mapping.raw)
     // Read the second page in by mapping it elsewhere and unmapping: cached, unmapped.
-    s.access(pid, B + PAGE, 'read')
+    s.read({ pid, addr: B + PAGE })
     const cached = mustPfn(s, pid, B + PAGE)
-    s.munmap(pid, B + PAGE, 1)
+    s.munmap({ pid, addr: B + PAGE, pages: 1 })
     const c = s.frame(cached)
     t.equal(c._mapcount, -1, '-1: mapped by no PTE')
     t.equal(c.mapcount, 0)
@@ -56,10 +56,10 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] frame view of a freed frame: everything reset`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
-    s.access(pid, A, 'write')
+    s.mmap({ pid, addr: A, pages: 1 })
+    s.write({ pid, addr: A })
     const p = mustPfn(s, pid, A)
-    s.munmap(pid, A, 1)
+    s.munmap({ pid, addr: A, pages: 1 })
     const f = s.frame(p)
     t.equal(f.kind, 'free')
     t.same(f.flags, [])
@@ -70,15 +70,15 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] frames(): filters by kind, mapped and file, and pages with after/limit`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('f', 3)
-    s.createFile('g', 1)
-    s.mmap(pid, { addr: A, pages: 3 })
-    s.mmap(pid, { addr: B, pages: 3, file: 'f' })
-    s.mmap(pid, { addr: B + 0x100000, pages: 1, file: 'g' })
+    s.createFile({ name: 'f', pages: 3 })
+    s.createFile({ name: 'g', pages: 1 })
+    s.mmap({ pid, addr: A, pages: 3 })
+    s.mmap({ pid, addr: B, pages: 3, file: 'f' })
+    s.mmap({ pid, addr: B + 0x100000, pages: 1, file: 'g' })
     writeAll(s, pid, A, 3)
-    for (let i = 0; i < 3; i++) s.access(pid, B + i * PAGE, 'read')
-    s.access(pid, B + 0x100000, 'read')
-    s.munmap(pid, B + 2 * PAGE, 1)
+    for (let i = 0; i < 3; i++) s.read({ pid, addr: B + i * PAGE })
+    s.read({ pid, addr: B + 0x100000 })
+    s.munmap({ pid, addr: B + 2 * PAGE, pages: 1 })
     t.equal(s.frames({ kind: 'anon' }).frames.length, 3)
     t.ok(s.frames({ kind: 'anon' }).frames.every((f) => f.kind === 'anon'))
     t.equal(s.frames({ kind: 'file' }).frames.length, 4)
@@ -100,8 +100,8 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] vma, process and file views`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.createFile('lib', 4)
-    const v = s.mmap(pid, { addr: A, pages: 2, file: 'lib', offset: 1, prot: 'rx' })
+    s.createFile({ name: 'lib', pages: 4 })
+    const v = s.mmap({ pid, addr: A, pages: 2, file: 'lib', offset: 1, prot: 'rx' })
     t.same({ ...v, id: 0 }, {
       id: 0,
       start: A,
@@ -117,7 +117,7 @@ for (const kernel of MODELS_UNDER_TEST) {
       anonVma: null,
       anonVmaChain: []
     })
-    s.access(pid, A, 'exec')
+    s.exec({ pid, addr: A })
     const info = s.processInfo(pid)
     t.equal(info.vmas, 1)
     t.equal(info.vmaList.length, 1)
@@ -126,7 +126,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     const fi = s.fileInfo('lib')
     t.same(fi.cache, [{ index: 1, pfn: mustPfn(s, pid, A), mapcount: 1, dirty: false }])
     t.same(fi.immap, [{ pid, vmaId: v.id, start: A, end: A + 2 * PAGE, pgoff: 1, shared: false }])
-    s.createFile('a', 1)
+    s.createFile({ name: 'a', pages: 1 })
     t.same(s.files().map((f) => f.name), ['a', 'lib'], 'sorted by name')
     rejects(t, s, () => s.fileInfo('zz'), { name: 'NotFoundError', code: 'not_found', errno: 'ENOENT' }, 'unknown file')
     rejects(t, s, () => s.processInfo(77), { name: 'NotFoundError', code: 'not_found', errno: 'ESRCH' }, 'unknown pid')
@@ -134,13 +134,13 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] translate: the four levels of the walk, the PFN and the offset`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 1 })
+    s.mmap({ pid, addr: A, pages: 1 })
     const none = s.translate(pid, A + 5)
     t.equal(none.pfn, null)
     t.equal(none.levels.length, 1, 'only the pgd entry, empty')
     t.equal(none.levels[0].raw, '0x0')
     t.equal(none.vmaId, s.processInfo(pid).vmaList[0].id)
-    s.access(pid, A, 'write')
+    s.write({ pid, addr: A })
     const tr = s.translate(pid, A + 5)
     t.equal(tr.offset, 5)
     t.same(tr.levels.map((l) => l.level), ['pgd', 'pud', 'pmd', 'pte'])
@@ -160,7 +160,7 @@ for (const kernel of MODELS_UNDER_TEST) {
 
   t.test(`[${kernel}] decodePte: present entries in x86-64 bit positions, NX printed in bit 63; swap and protnone entries`, async (t) => {
     const { s, pid } = setup(kernel)
-    s.mmap(pid, { addr: A, pages: 3 })
+    s.mmap({ pid, addr: A, pages: 3 })
     writeAll(s, pid, A, 3)
     const e = s.translate(pid, A).levels[3].pte
     t.equal(e?.kind, 'present')
@@ -172,13 +172,13 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(raw >> 63n, 1n, 'NX is bit 63')
     t.equal((raw >> 12n) & ((1n << 40n) - 1n), BigInt(e?.pfn ?? 0), 'PFN in bits 12+')
     t.equal(raw & 0x67n, 0x67n, 'present, rw, user, accessed, dirty')
-    s.mprotect(pid, A + PAGE, 1, 'none')
+    s.mprotect({ pid, addr: A + PAGE, pages: 1, prot: 'none' })
     const pn = s.translate(pid, A + PAGE).levels[3].pte
     t.equal(pn?.kind, 'protnone')
     t.equal(pn?.present, false)
     const p2 = mustPfn(s, pid, A + 2 * PAGE)
-    s.referenced(p2)
-    s.unmap(p2)
+    s.referenced({ pfn: p2 })
+    s.unmap({ pfn: p2 })
     const sw = s.translate(pid, A + 2 * PAGE).levels[3].pte
     t.equal(sw?.kind, 'swap')
     t.type(sw?.swapOffset, 'number')
@@ -194,16 +194,16 @@ for (const kernel of MODELS_UNDER_TEST) {
   })
 
   t.test(`[${kernel}] stats: counts of processes, VMAs, files, anon_vmas, frames by kind, swap`, async (t) => {
-    const s = new Simulator({ kernel, limits: { maxFrames: 1000 } })
-    const pid = s.spawn().pid
-    s.createFile('f', 1)
-    s.mmap(pid, { addr: A, pages: 2 })
-    s.mmap(pid, { addr: B, pages: 1, file: 'f' })
+    const s = new Simulator({ version: kernel, limits: { maxFrames: 1000 } })
+    const pid = s.spawn({}).pid
+    s.createFile({ name: 'f', pages: 1 })
+    s.mmap({ pid, addr: A, pages: 2 })
+    s.mmap({ pid, addr: B, pages: 1, file: 'f' })
     writeAll(s, pid, A, 2)
-    s.access(pid, B, 'read')
+    s.read({ pid, addr: B })
     const p = mustPfn(s, pid, A)
-    s.referenced(p)
-    s.unmap(p)
+    s.referenced({ pfn: p })
+    s.unmap({ pfn: p })
     const st = s.stats()
     t.equal(st.kernel, kernel)
     t.equal(st.processes, 1)
@@ -225,14 +225,14 @@ t.test('events: every VMA change is reported (created, split, merged, changed, m
   const { s, pid } = setup('6.18')
   const ev: SimEvent[] = []
   s.subscribe((e) => { ev.push(e) })
-  s.mmap(pid, { addr: A, pages: 4 })
-  s.access(pid, A, 'write')
-  s.mprotect(pid, A, 1, 'r')
-  s.mprotect(pid, A, 1, 'rw')
-  s.mremap(pid, { addr: A, pages: 4, newPages: 4, newAddr: B })
-  s.mremap(pid, { addr: B, pages: 4, newPages: 6 })
-  s.munmap(pid, B, 6)
-  s.exit(pid)
+  s.mmap({ pid, addr: A, pages: 4 })
+  s.write({ pid, addr: A })
+  s.mprotect({ pid, addr: A, pages: 1, prot: 'r' })
+  s.mprotect({ pid, addr: A, pages: 1, prot: 'rw' })
+  s.mremap({ pid, addr: A, pages: 4, newPages: 4, newAddr: B })
+  s.mremap({ pid, addr: B, pages: 4, newPages: 6 })
+  s.munmap({ pid, addr: B, pages: 6 })
+  s.exit({ pid })
   const types = new Set(ev.map((e) => e.type))
   for (const want of ['vma.created', 'vma.split', 'vma.merged', 'vma.changed', 'vma.moved', 'vma.removed', 'anon_vma.created', 'anon_vma.freed', 'pte.changed', 'pte.cleared', 'frame.freed'] as const) {
     t.ok(types.has(want), want)
@@ -247,6 +247,6 @@ t.test('events: every VMA change is reported (created, split, merged, changed, m
 })
 
 t.test('Simulator: unknown kernel model is an InvalidArgumentError; the default model is 2.6.11', async (t) => {
-  t.throws(() => new Simulator({ kernel: '3.0' as '6.18' }), { name: 'InvalidArgumentError', code: 'invalid_argument' })
+  t.throws(() => new Simulator({ version: '3.0' as '6.18' }), { name: 'InvalidArgumentError', code: 'invalid_argument' })
   t.equal(new Simulator().version, '2.6.11')
 })

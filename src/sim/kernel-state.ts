@@ -34,7 +34,7 @@ const NO_CAUSE: Cause = { op: 'none' }
  * The simulated machine's state and the low-level helpers every mm/ file uses: frames with their
  * reference counts, PTE updates (with events), the registries of processes, files and anon_vmas.
  */
-export class Kernel {
+export class KernelState {
   readonly model: KernelModel
   readonly limits: SimLimits
   readonly frames: FrameTable
@@ -49,7 +49,7 @@ export class Kernel {
   nextVmaId = 1
   nextAnonVmaId = 1
   nextSpaceId = 1
-  nextFileHandle = 1
+  nextFileId = 1
   cause: Cause = NO_CAUSE
 
   readonly tables = {
@@ -174,8 +174,8 @@ export class Kernel {
     return as
   }
 
-  newVma (mm: Mm, start: number, end: number, pgoff: number, flags: number, file: AddressSpace | null): Vma {
-    return new Vma(this.nextVmaId++, mm, start, end, pgoff, flags, file)
+  newVma (mm: Mm, start: number, end: number, pgoff: number, flags: number, mapping: AddressSpace | null): Vma {
+    return new Vma(this.nextVmaId++, mm, start, end, pgoff, flags, mapping)
   }
 
   vmaRef (v: Vma): VmaRef {

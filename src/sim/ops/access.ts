@@ -1,0 +1,73 @@
+import { TASK_SIZE, hex } from '../constants.js'
+import { InvalidArgumentError, SimError } from '../errors.js'
+import type { FaultPath } from '../events.js'
+import { checkFault, handleMmFault, type AccessOp } from '../memory.js'
+import { decodePte, type DecodedPte } from '../pte.js'
+import { Address, addressArg, ProcRef } from './fields.js'
+import { defineOp, processOf } from './op.js'
+
+export interface AccessResult {
+  pid: number
+  addr: number
+  op: AccessOp
+  ok: boolean
+  path: FaultPath
+  signal?: 'SIGSEGV' | 'SIGBUS'
+  siCode?: string
+  reason?: string
+  vmaId?: number
+  pteBefore: DecodedPte
+  pte: DecodedPte
+  pfn?: number
+  copiedFrom?: number
+}
+
+/** A signal is a result for one access, but in a batch or scenario it fails the op (the process would be dead). */
+export class SignalError extends SimError {
+  constructor (readonly access: AccessResult) {
+    super('invalid_argument', access.signal === 'SIGBUS' ? 'SIGBUS' : 'SIGSEGV', `${access.signal ?? 'SIGSEGV'} at ${hex(access.addr)}: ${access.reason ?? ''}`, { signal: access.signal, siCode: access.siCode, reason: access.reason })
+  }
+}
+
+/**
+ * read, write, exec: a one-byte access. No fault, a fault path, or a signal, which is a result (with
+ * nothing changed) and is not journaled.
+ */
+function accessOp<const N extends AccessOp> (op: N) {
+  return defineOp({
+    name: op,
+    cause: 'access',
+    fields: { ...ProcRef, addr: Address },
+    check (k, a) {
+      const mm = processOf(k, a)
+      const addr = addressArg(a.addr)
+      if (!Number.isSafeInteger(addr) || addr < 0 || addr >= TASK_SIZE) throw new InvalidArgumentError(`address ${String(addr)} is not a canonical user address (below ${hex(TASK_SIZE)})`, 'EFAULT', { addr })
+      return { mm, addr, fault: checkFault(k, mm, addr, op) }
+    },
+    apply (k, _a, { mm, addr, fault }): AccessResult {
+      const r = handleMmFault(k, mm, fault, op)
+      k.cause.path = r.path
+      return {
+        pid: mm.pid,
+        addr,
+        op,
+        ok: r.signal === undefined,
+        path: r.path,
+        signal: r.signal,
+        siCode: r.siCode,
+        reason: r.reason,
+        vmaId: r.vma?.id,
+        pteBefore: decodePte(r.pteBefore),
+        pte: decodePte(r.pteAfter),
+        pfn: r.pfn,
+        copiedFrom: r.copiedFrom
+      }
+    },
+    journal: (_a, { mm, addr }, r) => r.ok ? { op, pid: mm.pid, addr: hex(addr) } : null,
+    failure: (r) => r.ok ? undefined : new SignalError(r)
+  })
+}
+
+export const readOp = accessOp('read')
+export const writeOp = accessOp('write')
+export const execOp = accessOp('exec')

@@ -1,0 +1,105 @@
+import { z } from 'zod'
+import { hex } from '../constants.js'
+import { InvalidArgumentError, NotFoundError, type SimError } from '../errors.js'
+import type { KernelState } from '../kernel-state.js'
+import type { Mm } from '../mm.js'
+import { Address, addressArg } from './fields.js'
+
+/**
+ * One operation of the simulated machine, defined once, in the spirit of the kernel's ops tables:
+ * its fields (the /ops vocabulary, the scenario format and the journal all use them), `check`, which
+ * validates against the state and changes nothing, `apply`, which carries it out, and the journal
+ * entry that replays it. The Simulator's commands, the batch vocabulary, the /ops schema and the
+ * scenario format are all derived from the table of these (ops/index.ts).
+ */
+export interface OpDef<N extends string = string, F extends z.ZodRawShape = z.ZodRawShape, P extends OpPlan = OpPlan, R = unknown> {
+  readonly name: N
+  /** The op's fields, without `op`: what a command takes. */
+  readonly fields: z.ZodObject<F, z.core.$strict>
+  /** The whole op as /ops, scenarios and journals spell it: `{ op: name, ...fields }`. */
+  readonly schema: z.ZodObject<{ op: z.ZodLiteral<N> } & F, z.core.$strict>
+  /** The kernel operation named as the cause of the events it makes (fork, try_to_unmap, ...). */
+  readonly cause: string
+  /** Changes state (and so is journaled); false for ops that only look (probe). */
+  readonly mutates: boolean
+  /** Validates the op against the state; throws a SimError, changing nothing. */
+  check: (k: KernelState, args: z.infer<z.ZodObject<F>>) => P
+  /** Carries out a checked op (events go to k.cause); throws nothing a caller could have caused. */
+  apply: (k: KernelState, args: z.infer<z.ZodObject<F>>, plan: P) => R
+  /**
+   * The journal entry that replays it, in the op's own vocabulary; null records nothing. Without it:
+   * the op's fields as given, the process by pid, addresses in hex (journalEntry).
+   */
+  journal?: (args: z.infer<z.ZodObject<F>>, plan: P, result: R) => JournalOp | null
+  /** A result that fails the op in a batch or scenario: a signal kills the process. */
+  failure?: (result: R) => SimError | undefined
+}
+
+/** What check hands to apply; `mm` is the process the op acts on (the cause of its events names it). */
+export interface OpPlan { readonly mm?: Mm, readonly [detail: string]: unknown }
+
+/** An entry of the journal: an op in the /ops vocabulary, with its process by pid and hex addresses. */
+export interface JournalOp { op: string, [field: string]: unknown }
+
+type DefInput<N extends string, F extends z.ZodRawShape, P extends OpPlan, R> = Omit<OpDef<N, F, P, R>, 'fields' | 'schema' | 'mutates'> & {
+  fields: F
+  mutates?: boolean
+}
+
+/** An op definition from its parts; its schemas are built from `fields`. */
+export function defineOp<const N extends string, F extends z.ZodRawShape, P extends OpPlan, R> (def: DefInput<N, F, P, R>): OpDef<N, F, P, R> {
+  return {
+    ...def,
+    mutates: def.mutates ?? true,
+    fields: z.object(def.fields).strict(),
+    schema: z.object({ op: z.literal(def.name), ...def.fields }).strict()
+  }
+}
+
+/** Keys of an op's fields that hold addresses (they are journaled in hex). */
+const addressKeys = new WeakMap<z.ZodRawShape, string[]>()
+function addressFieldsOf (shape: z.ZodRawShape): string[] {
+  let keys = addressKeys.get(shape)
+  if (keys === undefined) {
+    keys = Object.keys(shape).filter((key) => {
+      const field = shape[key]
+      return field === Address || (field instanceof z.ZodOptional && field.unwrap() === Address)
+    })
+    addressKeys.set(shape, keys)
+  }
+  return keys
+}
+
+/**
+ * The journal entry of an op as given: `op`, the process by pid, then every field the op was given in
+ * the order of its definition, addresses in hex. Every option is kept, so a replay is exact.
+ */
+export function journalEntry (name: string, shape: z.ZodRawShape, args: Record<string, unknown>, mm: Mm | undefined): JournalOp {
+  const entry: JournalOp = { op: name }
+  if (mm !== undefined) entry.pid = mm.pid
+  const hexed = addressFieldsOf(shape)
+  for (const key of Object.keys(shape)) {
+    if (key === 'pid' || key === 'proc') continue
+    const v = args[key]
+    if (v === undefined) continue
+    entry[key] = hexed.includes(key) ? hex(addressArg(v as string | number)) : v
+  }
+  return entry
+}
+
+/** The live process an op names, by pid or by name (ESRCH when there is none). */
+export function processOf (k: KernelState, ref: { pid?: number, proc?: string }): Mm {
+  if (ref.pid !== undefined) {
+    const mm = k.processes.get(ref.pid)
+    if (mm === undefined) throw new NotFoundError(`no process with pid ${ref.pid}`, 'ESRCH', { pid: ref.pid })
+    return mm
+  }
+  if (ref.proc !== undefined) return processNamed(k, ref.proc)
+  throw new InvalidArgumentError('the op names no process (pid or proc)')
+}
+
+/** The live process with this name (ESRCH when there is none). */
+export function processNamed (k: KernelState, name: string): Mm {
+  for (const mm of k.processes.values()) if (mm.name === name) return mm
+  throw new NotFoundError(`no live process named "${name}"`, 'ESRCH', { name })
+}

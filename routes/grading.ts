@@ -3,7 +3,7 @@ import { errorReplies, SessionParams } from '../schemas/common.js'
 import { CompareBody, CompareReply } from '../schemas/compare.js'
 import { BatchReply, JournalReply, makeOpsBody, outcomeOut } from '../schemas/ops.js'
 import { SnapshotSchema } from '../schemas/snapshot.js'
-import { compare, type Expectation } from '../src/grading/compare.js'
+import { compare } from '../src/grading/compare.js'
 import { tagSim } from '../src/plugins/session-auth.js'
 import { runBatch } from '../src/grading/batch.js'
 
@@ -33,7 +33,7 @@ const gradingRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post('/compare', {
     schema: { tags: ['grading'], summary: "Compare a grader's expected answer (a frame, a PTE, a process) field by field", params: SessionParams, body: CompareBody, response: { 200: CompareReply, ...errorReplies } }
-  }, async (request) => compare(request.simSession.sim, request.body as Expectation))
+  }, async (request) => compare(request.simSession.sim, request.body))
 }
 
 export default gradingRoutes

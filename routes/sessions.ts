@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { ApiError } from '../src/api-error.js'
-import type { Snapshot } from '../src/sim/index.js'
 import { errorReplies } from '../schemas/common.js'
 import { CreatedSession, CreateSessionBody, SessionList } from '../schemas/sessions.js'
 import { sessionOut } from './session-view.js'
@@ -22,7 +21,7 @@ const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
     }
     const { session, token } = snapshot === undefined
       ? app.sessions.create(kernel ?? '2.6.11', limits)
-      : app.sessions.restore(snapshot as Snapshot)
+      : app.sessions.restore(snapshot)
     return reply.code(201).send({ ...sessionOut(app.sessions, session), token })
   })
 

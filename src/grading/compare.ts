@@ -1,3 +1,5 @@
+import type { z } from 'zod'
+import type { CompareBody } from '../../schemas/compare.js'
 import { hex, type Simulator } from '../sim/index.js'
 
 /**
@@ -7,10 +9,8 @@ import { hex, type Simulator } from '../sim/index.js'
 export interface FieldDiff { field: string, expected: unknown, actual: unknown, ok: boolean }
 export interface CompareResult { match: boolean, mismatches: number, diffs: FieldDiff[] }
 
-export type Expectation =
-  | { target: 'frame', pfn: number, expect: Record<string, unknown> & { mappings?: Array<{ pid: number, addr: number }> } }
-  | { target: 'pte', pid: number, addr: number, expect: Record<string, unknown> }
-  | { target: 'process', pid: number, expect: { vmas?: Array<Record<string, unknown> & { start: number, end: number }>, rss?: Record<string, number> } }
+/** A grader's expected answer, as POST /compare takes it. */
+export type Expectation = z.output<typeof CompareBody>
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
 

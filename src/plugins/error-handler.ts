@@ -3,13 +3,19 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import { ApiError, type ApiErrorCode } from '../api-error.js'
 import { SimError, type SimErrorCode } from '../sim/index.js'
 import { hexAddresses } from '../../schemas/common.js'
+import { SessionError, type SessionErrorCode } from '../sessions/errors.js'
 
-const SIM_STATUS: Record<SimErrorCode, [number, ApiErrorCode]> = {
+/** The one table from the domain's error codes (engine and sessions) to HTTP statuses and API codes. */
+const STATUS: Record<SimErrorCode | SessionErrorCode, [number, ApiErrorCode]> = {
   not_found: [404, 'not_found'],
   invalid_argument: [400, 'invalid_argument'],
   conflict: [409, 'conflict'],
   limit: [429, 'limit'],
-  unsupported: [422, 'unsupported']
+  unsupported: [422, 'unsupported'],
+  session_cap: [429, 'limit'],
+  limits_too_high: [413, 'limit'],
+  unauthorized: [401, 'unauthorized'],
+  session_ended: [404, 'not_found']
 }
 
 interface ErrorBody { error: { code: string, message: string, details?: Record<string, unknown> } }
@@ -43,8 +49,13 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
     reply.code(err.statusCode).send(body(err.code, err.message, err.details))
     return
   }
+  if (err instanceof SessionError) {
+    const [status, code] = STATUS[err.code]
+    reply.code(status).send(body(code, err.message, err.details))
+    return
+  }
   if (err instanceof SimError) {
-    const [status, code] = SIM_STATUS[err.code]
+    const [status, code] = STATUS[err.code]
     reply.code(status).send(body(code, err.message, { errno: err.errno, ...hexAddresses(err.details) }))
     return
   }

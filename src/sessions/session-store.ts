@@ -1,7 +1,7 @@
 import { hash as digest, randomBytes, timingSafeEqual } from 'node:crypto'
-import { ApiError } from '../api-error.js'
 import { Simulator, type KernelVersion, type SimLimits, type Snapshot } from '../sim/index.js'
 import type { LagSink } from './event-hub.js'
+import { SessionError } from './errors.js'
 import { Session } from './session.js'
 
 export interface SessionStoreOptions {
@@ -64,19 +64,19 @@ export class SessionStore {
   private checkRoom (limits: Partial<SimLimits>): void {
     this.sweep()
     if (this.sessions.size >= this.opts.maxSessions) {
-      throw new ApiError(429, 'limit', `the server already holds ${this.sessions.size} sessions (its limit); delete one or wait for idle ones to expire`, { maxSessions: this.opts.maxSessions })
+      throw new SessionError('session_cap', `the server already holds ${this.sessions.size} sessions (its limit); delete one or wait for idle ones to expire`, { maxSessions: this.opts.maxSessions })
     }
     for (const [key, value] of Object.entries(limits)) {
       const max = this.opts.limits[key as keyof SimLimits]
       if (value !== undefined && value > max) {
-        throw new ApiError(413, 'limit', `limits.${key} may be at most ${max} on this server`, { limit: key, requested: value, max })
+        throw new SessionError('limits_too_high', `limits.${key} may be at most ${max} on this server`, { limit: key, requested: value, max })
       }
     }
   }
 
-  /** The session if `token` is its token; throws 401 (or 404 for the right token of an ended one). */
+  /** The session if `token` is its token; throws unauthorized (or session_ended for the right token of an ended one). */
   authorize (id: string, token: string | undefined): Session {
-    if (token === undefined || token.length === 0) throw new ApiError(401, 'unauthorized', 'this route needs "Authorization: Bearer <session token>"')
+    if (token === undefined || token.length === 0) throw new SessionError('unauthorized', 'this route needs "Authorization: Bearer <session token>"')
     const hash = hashToken(token)
     const s = this.sessions.get(id)
     if (s !== undefined && this.isExpired(s)) {
@@ -87,8 +87,8 @@ export class SessionStore {
       return s
     }
     const gone = this.ended.get(id)
-    if (gone !== undefined && timingSafeEqual(hash, gone)) throw new ApiError(404, 'not_found', `session ${id} has ended (deleted or idle too long)`, { session: id })
-    throw new ApiError(401, 'unauthorized', 'the session token is not valid for this session')
+    if (gone !== undefined && timingSafeEqual(hash, gone)) throw new SessionError('session_ended', `session ${id} has ended (deleted or idle too long)`, { session: id })
+    throw new SessionError('unauthorized', 'the session token is not valid for this session')
   }
 
   /**

@@ -4,9 +4,9 @@ import { AnonVma, type AnonVmaChain } from './anon-vma.js'
 import { InvalidArgumentError } from './errors.js'
 import { PFN_BASE, ZERO_PFN } from './frames.js'
 import { checkInvariants } from './invariants.js'
-import type { KernelState, SimLimits } from './kernel-state.js'
+import type { KernelState } from './kernel-state.js'
 import { Mm } from './mm.js'
-import type { KernelVersion } from './models/kernel-model.js'
+import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type SnapshotProcess } from './snapshot-schema.js'
 import { Vma } from './vma.js'
 
 /**
@@ -15,37 +15,7 @@ import { Vma } from './vma.js'
  * chains and tree orders, page cache, swap. A restore either yields a state that passes every
  * invariant or throws, leaving nothing half-loaded (it builds a new KernelState).
  */
-export const SNAPSHOT_FORMAT = 'rmap-sim-snapshot'
-export const SNAPSHOT_VERSION = 1
-
-export interface SnapshotVma { id: number, start: number, end: number, pgoff: number, flags: number, file: number | null, fileHandle: number, anonVma: number | null, chain: number[] }
-export interface SnapshotProcess {
-  pid: number
-  parent: number | null
-  name: string | null
-  rss: { anon: number, file: number, shmem: number, swap: number }
-  freeAreaCache: number
-  pgd: number
-  /** [level (1 pud, 2 pmd, 3 pte), pgd index, pud index, pmd index, pfn] */
-  tables: Array<[number, number, number, number, number]>
-  /** [address, raw entry] of every non-empty PTE, in address order. */
-  ptes: Array<[number, number]>
-  vmas: SnapshotVma[]
-}
-
-export interface Snapshot {
-  format: typeof SNAPSHOT_FORMAT
-  version: typeof SNAPSHOT_VERSION
-  kernel: KernelVersion
-  limits: SimLimits
-  counters: { nextPid: number, nextVmaId: number, nextAnonVmaId: number, nextSpaceId: number, nextFileHandle: number, eventSeq: number }
-  /** next: one past the highest PFN used; free: freed PFNs in reuse order; pages: [pfn, flags, refcount, _mapcount, mapping, index]. */
-  frames: { next: number, free: number[], pages: Array<[number, number, number, number, number, number]> }
-  swap: { next: number, freed: number[], map: Array<[number, number]>, cache: Array<[number, number]> }
-  spaces: Array<{ id: number, name: string, kind: 'file' | 'shmem', pages: number, named: boolean, cache: Array<[number, number]>, immap: number[] }>
-  anonVmas: Array<{ id: number, root: number, parent: number, numChildren: number, numActiveVmas: number, refcount: number, pages: number, vmas: number[], tree: number[] }>
-  processes: SnapshotProcess[]
-}
+export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type SnapshotProcess, type SnapshotVma } from './snapshot-schema.js'
 
 export function takeSnapshot (k: KernelState): Snapshot {
   const pages: Snapshot['frames']['pages'] = []

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp, call, createSession } from '../helper.js'
-import { A, D, P, RW, SPECIAL, US, ZERO_PFN, expectError, expectValidation, fingerprint, must, rawPte, req } from './api-helpers.js'
+import { PTE_A, PTE_D, PTE_P, PTE_RW, PTE_SPECIAL, PTE_US, ZERO_PFN, expectError, expectValidation, fingerprint, must, rawPte, req } from './api-helpers.js'
 
 t.test('POST /processes/:pid/access: every fault path, with the PTE before and after', async (t) => {
   const app = await buildTestApp(t)
@@ -22,20 +22,20 @@ t.test('POST /processes/:pid/access: every fault path, with the PTE before and a
       vmaId: r.vmaId,
       pfn: ZERO_PFN,
       pteBefore: { kind: 'none', raw: '0x0' },
-      pte: { kind: 'present', raw: rawPte(ZERO_PFN, P | US | A | SPECIAL), pfn: ZERO_PFN, present: true, writable: false, user: true, accessed: true, dirty: false, special: true, noExec: true }
+      pte: { kind: 'present', raw: rawPte(ZERO_PFN, PTE_P | PTE_US | PTE_A | PTE_SPECIAL), pfn: ZERO_PFN, present: true, writable: false, user: true, accessed: true, dirty: false, special: true, noExec: true }
     }, 'a read of untouched anonymous memory maps the zero page, read-only and special')
     const w = await must(t, app, s, 'POST', '/processes/1/access', { addr: '0x10000000', op: 'write' })
     t.equal(w.path, 'zero_page_cow')
     t.same(w.pteBefore, r.pte, 'pteBefore is the zero-page PTE')
     t.not(w.pfn, ZERO_PFN)
-    t.equal(w.pte.raw, rawPte(w.pfn, P | RW | US | A | D), 'present, writable, user, accessed, dirty, NX')
+    t.equal(w.pte.raw, rawPte(w.pfn, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D), 'present, writable, user, accessed, dirty, NX')
     t.equal(w.pte.special, false)
   })
 
   t.test('anon_alloc, then no fault', async (t) => {
     const w = await must(t, app, s, 'POST', '/processes/1/access', { addr: '0x10001000', op: 'write' })
     t.equal(w.path, 'anon_alloc')
-    t.equal(w.pte.raw, rawPte(w.pfn, P | RW | US | A | D))
+    t.equal(w.pte.raw, rawPte(w.pfn, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D))
     const again = await must(t, app, s, 'POST', '/processes/1/access', { addr: '0x10001abc', op: 'read' })
     t.equal(again.path, 'none', 'no fault the second time')
     t.equal(again.addr, '0x10001abc', 'the byte address, in hex')
@@ -45,7 +45,7 @@ t.test('POST /processes/:pid/access: every fault path, with the PTE before and a
   t.test('file_read, private_file_cow (with copiedFrom)', async (t) => {
     const r = await must(t, app, s, 'POST', '/processes/1/access', { addr: '0x20000000', op: 'read' })
     t.equal(r.path, 'file_read')
-    t.equal(r.pte.raw, rawPte(r.pfn, P | US | A), 'a private file page is mapped read-only, clean')
+    t.equal(r.pte.raw, rawPte(r.pfn, PTE_P | PTE_US | PTE_A), 'a private file page is mapped read-only, clean')
     const w = await must(t, app, s, 'POST', '/processes/1/access', { addr: '0x20000000', op: 'write' })
     t.equal(w.path, 'private_file_cow')
     t.equal(w.copiedFrom, r.pfn, 'copied from the page-cache page')
@@ -57,7 +57,7 @@ t.test('POST /processes/:pid/access: every fault path, with the PTE before and a
   t.test('shared_write, then shared_write_notify after page_mkclean', async (t) => {
     const w = await must(t, app, s, 'POST', '/processes/1/access', { addr: '0x30000000', op: 'write' })
     t.equal(w.path, 'shared_write')
-    t.equal(w.pte.raw, rawPte(w.pfn, P | RW | US | A | D))
+    t.equal(w.pte.raw, rawPte(w.pfn, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D))
     const file = await must(t, app, s, 'GET', '/files/lib')
     t.ok(file.cache.some((c: { index: number, pfn: number }) => c.index === 2 && c.pfn === w.pfn), 'the page-cache page of index offset + 0')
     await must(t, app, s, 'POST', `/frames/${w.pfn as number}/mkclean`)
@@ -95,7 +95,7 @@ t.test('POST /processes/:pid/access: every fault path, with the PTE before and a
   t.test('exec of an rx mapping: NX clear', async (t) => {
     const x = await must(t, app, s, 'POST', '/processes/1/access', { addr: '0x40000000', op: 'exec' })
     t.equal(x.pte.noExec, false)
-    t.equal(x.pte.raw, rawPte(ZERO_PFN, P | US | A | SPECIAL, false))
+    t.equal(x.pte.raw, rawPte(ZERO_PFN, PTE_P | PTE_US | PTE_A | PTE_SPECIAL, false))
   })
 
   t.test('the invariants hold', async (t) => {

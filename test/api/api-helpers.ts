@@ -27,12 +27,12 @@ export const rawPte = (pfn: number, bits: number, nx = true): string =>
   '0x' + ((nx ? 1n << 63n : 0n) | BigInt(pfn) << 12n | BigInt(bits)).toString(16)
 
 /** x86 PTE bits. */
-export const P = 0x1
-export const RW = 0x2
-export const US = 0x4
-export const A = 0x20
-export const D = 0x40
-export const SPECIAL = 0x200
+export const PTE_P = 0x1
+export const PTE_RW = 0x2
+export const PTE_US = 0x4
+export const PTE_A = 0x20
+export const PTE_D = 0x40
+export const PTE_SPECIAL = 0x200
 
 /** The protection and sharing VMA flags (VM_READ..VM_MAYSHARE) of a flag list, in order; accounting and other flags left out. */
 const PROT_FLAGS = ['read', 'write', 'exec', 'shared', 'mayread', 'maywrite', 'mayexec', 'mayshare']

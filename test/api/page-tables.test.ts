@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp, call, createSession } from '../helper.js'
-import { A, D, HEX, P, RW, US, expectError, expectValidation, must, rawPte, req } from './api-helpers.js'
+import { PTE_A, PTE_D, HEX, PTE_P, PTE_RW, PTE_US, expectError, expectValidation, must, rawPte, req } from './api-helpers.js'
 
 async function setup (t: Parameters<typeof buildTestApp>[0]) {
   const app = await buildTestApp(t)
@@ -25,10 +25,10 @@ t.test('GET /processes/:pid/translate: the four levels, the frame and the offset
   for (let i = 0; i < 3; i++) {
     const l = tr.levels[i]
     t.equal(l.next, tr.levels[i + 1].tablePfn, `${l.level} points to the next table`)
-    t.equal(l.raw, rawPte(l.next, P | RW | US | A | D, false), `${l.level} entry: present, rw, user, accessed, dirty`)
+    t.equal(l.raw, rawPte(l.next, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D, false), `${l.level} entry: present, rw, user, accessed, dirty`)
   }
   const last = tr.levels[3]
-  t.equal(last.raw, rawPte(w.pfn, P | RW | US | A | D))
+  t.equal(last.raw, rawPte(w.pfn, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D))
   t.same(last.pte, w.pte)
   const dec = await must(t, app, s, 'GET', '/processes/1/translate?addr=268450492')
   t.equal(dec.addr, '0x10003abc', 'a decimal address in the query is accepted')
@@ -55,7 +55,7 @@ t.test('GET /processes/:pid/ptes: present, swap and PROT_NONE entries in order, 
   t.match(all.entries[1].pte.raw, HEX)
   t.equal(all.entries[2].pte.kind, 'protnone')
   t.equal(all.entries[2].pte.pfn, pfns[2])
-  t.equal(all.entries[0].pte.raw, rawPte(pfns[0], P | RW | US | A | D))
+  t.equal(all.entries[0].pte.raw, rawPte(pfns[0], PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D))
 
   const p1 = await must(t, app, s, 'GET', '/processes/1/ptes?limit=4')
   t.equal(p1.entries.length, 4)

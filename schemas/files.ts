@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { createFileOp, type FileDetail } from '../src/sim/index.js'
+import type { FileDetail } from '../src/sim/index.js'
+import { createFileOp } from '../src/sim/ops/create-file.js'
 import { AddressOut, toHex } from './common.js'
 
 export const CreateFileBody = createFileOp.fields.meta({ examples: [{ name: 'data', pages: 8 }] })

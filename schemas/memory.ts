@@ -1,5 +1,10 @@
 import { z } from 'zod'
-import { madviseOp, mmapOp, mprotectOp, mremapOp, munmapOp, type AccessResult, type PteEntryView, type TranslateResult } from '../src/sim/index.js'
+import type { AccessResult, PteEntryView, TranslateResult } from '../src/sim/index.js'
+import { madviseOp } from '../src/sim/ops/madvise.js'
+import { mmapOp } from '../src/sim/ops/mmap.js'
+import { mprotectOp } from '../src/sim/ops/mprotect.js'
+import { mremapOp } from '../src/sim/ops/mremap.js'
+import { munmapOp } from '../src/sim/ops/munmap.js'
 import { Address, AddressOut, AddressQuery, Pte, toHex } from './common.js'
 
 /** The route bodies are the ops' own fields; the process comes from the path. */

@@ -1,5 +1,7 @@
 import { z } from 'zod'
-import { forkOp, spawnOp, type ProcessView, type VmaView } from '../src/sim/index.js'
+import type { ProcessView, VmaView } from '../src/sim/index.js'
+import { forkOp } from '../src/sim/ops/fork.js'
+import { spawnOp } from '../src/sim/ops/spawn.js'
 import { AddressOut, toHex } from './common.js'
 
 export const SpawnBody = spawnOp.fields.pick({ name: true })

@@ -29,11 +29,6 @@ export const OPS = [
   probeOp
 ] as const
 
-export {
-  createFileOp, spawnOp, forkOp, exitOp, mmapOp, munmapOp, dontneedOp, mprotectOp, mremapOp, madviseOp,
-  readOp, writeOp, execOp, referencedOp, unmapOp, mkcleanOp, migrateOp, evictOp, probeOp
-}
-
 export type AnyOpDef = typeof OPS[number]
 export type OpName = AnyOpDef['name']
 type DefNamed<N extends OpName> = Extract<AnyOpDef, { name: N }>

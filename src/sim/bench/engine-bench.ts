@@ -20,7 +20,7 @@
  *   BENCH_JSON=path               also write every figure (and the raw samples) as JSON there
  *
  * Sections:
- *   1. fault: mmap a 1 GiB private anonymous region, write every page once (sim.access 'write');
+ *   1. fault: mmap a 1 GiB private anonymous region, write every page once (sim.write);
  *      anonymous write faults per second.
  *   2. fork:  a parent with 1,000,000 resident (written) anonymous pages forks; fork time, PTEs
  *      copied per second (child's RSS / fork time), and the child's exit time. Between repetitions the
@@ -42,7 +42,7 @@ import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { PAGE_SIZE, Simulator, type KernelVersion, type SimulatorOptions } from '../index.js'
+import { PAGE_SIZE, Simulator, type KernelVersion } from '../index.js'
 
 // ---------------------------------------------------------------- options
 
@@ -131,8 +131,7 @@ function log (msg: string): void { process.stderr.write(msg + '\n') }
  * records every successful access up to its limit (100,000 ops by default): the engine alone.
  */
 function newSim (kernel: KernelVersion, journal = true): Simulator {
-  const opts = { kernel, limits: { maxFrames: MAX_FRAMES }, ...(journal ? {} : { journalLimit: 0 }) }
-  return new Simulator(opts as SimulatorOptions)
+  return new Simulator({ version: kernel, limits: { maxFrames: MAX_FRAMES }, ...(journal ? {} : { journalLimit: 0 }) })
 }
 
 /** Ops the facade journal holds (undefined when the facade has no journal). */

@@ -8,7 +8,7 @@ export function sessionOut (store: SessionStore, s: Session): z.infer<typeof Ses
   const st = s.sim.stats()
   return {
     id: s.id,
-    kernel: s.kernel,
+    kernel: s.version,
     createdAt: new Date(s.createdAt).toISOString(),
     lastUsedAt: new Date(s.lastUsedAt).toISOString(),
     expiresAt: new Date(store.expiresAt(s)).toISOString(),

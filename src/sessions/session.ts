@@ -13,13 +13,13 @@ export class Session {
   constructor (
     readonly id: string,
     readonly tokenHash: Buffer,
-    readonly kernel: KernelVersion,
+    readonly version: KernelVersion,
     readonly limits: SimLimits,
     now: number,
     stream: { history: number, maxBufferedBytes: number, lag?: LagSink },
     sim?: Simulator
   ) {
-    this.sim = sim ?? new Simulator({ version: kernel, limits })
+    this.sim = sim ?? new Simulator({ version: version, limits })
     this.events = new EventHub(this.sim, stream.history, stream.maxBufferedBytes, stream.lag)
     this.createdAt = now
     this.lastUsedAt = now

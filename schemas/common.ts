@@ -66,7 +66,7 @@ const ERROR_STATUSES = {
   409: 'conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap',
   413: 'limit: the request body is larger than the server accepts, or asks for limits above the server\'s',
   415: 'unsupported: the body is not JSON (Content-Type)',
-  422: 'The request is valid but cannot be carried out: segfault or bus_error (an access the process would die of; nothing changes), unsupported (e.g. an rmap operation on the zero page), batch_failed (an atomic batch whose op failed; nothing was applied)',
+  422: 'segfault, bus_error: an access the process would die of (SIGSEGV, SIGBUS; nothing changes); unsupported: a valid request this object cannot take (e.g. an rmap operation on the zero page); batch_failed: an op of an atomic batch failed (nothing was applied)',
   426: 'validation: a plain GET of the WebSocket route; connect with Upgrade: websocket',
   429: 'limit: the client\'s request rate (RATE_LIMIT_PER_MINUTE), or a limit of the session or the server the operation would exceed (frames, processes, VMAs, files, swap slots, sessions)',
   503: 'unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header\'s seconds'

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { errorReplies, SessionParams } from '../schemas/common.js'
+import { errors, SessionParams } from '../schemas/common.js'
 
 const Report = z.object({
   ok: z.boolean(),
@@ -11,7 +11,7 @@ const Report = z.object({
 /** GET /check: the invariant report. */
 const checkRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/check', {
-    schema: { tags: ['state'], summary: 'Check every invariant: mapcounts, refcounts, rmap walks, trees, swap counts', params: SessionParams, response: { 200: Report, ...errorReplies } }
+    schema: { operationId: 'checkInvariants', tags: ['state'], summary: 'Check every invariant: mapcounts, refcounts, rmap walks, trees, swap counts', params: SessionParams, response: { 200: Report, ...errors(401, 404, 429, 503) } }
   }, async (request) => request.simSession.sim.check())
 }
 

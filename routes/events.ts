@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { WebSocket } from 'ws'
-import { errorReplies, toHex } from '../schemas/common.js'
+import { z } from 'zod'
+import { errors, toHex } from '../schemas/common.js'
 import { ClientMessage, EventsQuery } from '../schemas/events.js'
 import { CLOSE, type Subscriber } from '../src/sessions/event-hub.js'
 import type { EventFilter } from '../src/sessions/event-filter.js'
@@ -40,12 +41,16 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
     method: 'GET',
     url: '/events',
     schema: {
+      operationId: 'subscribeEvents',
       tags: ['events'],
       summary: 'WebSocket stream of PTE and structural changes (upgrade)',
       description: 'Filters: pid, pfn, from/to, types; ?since=<seq> resumes from the bounded history. Close codes: 1001 shutdown, 4000 session deleted, 4001 session expired, 4008 too slow (resume with since).',
       params: SessionParams,
       querystring: EventsQuery,
-      response: { 426: errorReplies[400], ...errorReplies }
+      response: {
+        101: z.null().meta({ description: 'Switching Protocols: the WebSocket is open; the first message is hello' }),
+        ...errors(400, 401, 404, 426, 429, 503)
+      }
     },
     // A plain GET (no upgrade) is told what to do instead of getting an empty 404.
     handler: async () => {

@@ -6,11 +6,11 @@ const Ready = z.object({ ready: z.boolean(), reason: z.string().optional(), sess
 /** Liveness, readiness and Prometheus metrics. */
 const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/health', {
-    schema: { tags: ['operations'], summary: 'Liveness: the process answers', security: [], response: { 200: z.object({ status: z.literal('ok') }) } }
+    schema: { operationId: 'health', tags: ['operations'], summary: 'Liveness: the process answers', security: [], response: { 200: z.object({ status: z.literal('ok') }) } }
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/ready', {
-    schema: { tags: ['operations'], summary: 'Readiness: false while shutting down, overloaded, or at the session cap', security: [], response: { 200: Ready, 503: Ready } }
+    schema: { operationId: 'ready', tags: ['operations'], summary: 'Readiness: false while shutting down, overloaded, or at the session cap', security: [], response: { 200: Ready, 503: Ready } }
   }, async (_request, reply) => {
     const sessions = app.sessions.size
     const maxSessions = app.sessions.maxSessions
@@ -22,7 +22,13 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   })
 
   app.get('/metrics', {
-    schema: { tags: ['operations'], summary: 'Prometheus metrics', security: [], produces: ['text/plain'] }
+    schema: {
+      operationId: 'metrics',
+      tags: ['operations'],
+      summary: 'Prometheus metrics',
+      security: [],
+      response: { 200: { description: 'The Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } } }
+    }
   }, async (_request, reply) => {
     return reply.header('content-type', app.metrics.registry.contentType).send(await app.metrics.registry.metrics())
   })

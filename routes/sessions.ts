@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { ApiError } from '../src/api-error.js'
-import { errorReplies } from '../schemas/common.js'
+import { errors } from '../schemas/common.js'
 import { CreatedSession, CreateSessionBody, SessionList } from '../schemas/sessions.js'
 import { sessionOut } from './session-view.js'
 
@@ -8,11 +8,14 @@ import { sessionOut } from './session-view.js'
 const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/sessions', {
     schema: {
+      operationId: 'createSession',
       tags: ['sessions'],
       summary: 'Create a session: one simulated machine with one kernel model',
       description: 'Returns the session id and its bearer token (shown only this once).',
+      // No token: creating a session is how a client gets one.
+      security: [],
       body: CreateSessionBody.nullish(),
-      response: { 201: CreatedSession, ...errorReplies }
+      response: { 201: CreatedSession, ...errors(400, 413, 415, 429, 503) }
     }
   }, async (request, reply) => {
     const { kernel, limits, snapshot } = request.body ?? {}
@@ -27,10 +30,11 @@ const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/sessions', {
     schema: {
+      operationId: 'listSessions',
       tags: ['sessions'],
       summary: 'List every session (admin token only)',
       security: [{ bearer: [] }],
-      response: { 200: SessionList, ...errorReplies, 403: errorReplies[401] }
+      response: { 200: SessionList, ...errors(401, 403, 429, 503) }
     }
   }, async (request) => {
     const admin = app.config.ADMIN_TOKEN

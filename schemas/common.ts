@@ -32,9 +32,35 @@ export const ErrorReply = z.object({
   })
 }).meta({ id: 'Error' })
 
-/** The error replies every session route may give. */
-export const errorReplies = {
-  400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: ErrorReply, 413: ErrorReply, 422: ErrorReply, 429: ErrorReply, 500: ErrorReply
+/**
+ * Every error status the API sends, with what it means; each route lists only those it can give
+ * (errors() below). 500 is not among them: it is a bug, not part of the contract (the test suite
+ * fails on any 500, see test/helper.ts).
+ */
+const ERROR_STATUSES = {
+  400: 'validation: a path parameter, the query or the body does not match its schema, or the body is not valid JSON; invalid_argument: the simulated system call refuses its arguments (EINVAL, EFAULT, ENOMEM for an unmapped range)',
+  401: 'unauthorized: no bearer token, or not the token this route needs',
+  403: 'forbidden: the route is disabled on this server',
+  404: 'not_found: the session has ended (deleted or idle too long), or the pid, PFN or file named does not exist',
+  409: 'conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap',
+  413: 'limit: the request body is larger than the server accepts, or asks for limits above the server\'s',
+  415: 'unsupported: the body is not JSON (Content-Type)',
+  422: 'segfault, bus_error: an access the process would die of (SIGSEGV, SIGBUS; nothing changes); unsupported: a valid request this object cannot take (e.g. an rmap operation on the zero page); batch_failed: an op of an atomic batch failed (nothing was applied)',
+  426: 'validation: a plain GET of the WebSocket route; connect with Upgrade: websocket',
+  429: 'limit: the client\'s request rate (RATE_LIMIT_PER_MINUTE), or a limit of the session or the server the operation would exceed (frames, processes, VMAs, files, swap slots, sessions)',
+  503: 'unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header\'s seconds'
+} as const
+
+export type ErrorStatus = keyof typeof ERROR_STATUSES
+
+/** An error response as a route schema states it: its meaning, and the one error shape. */
+export interface ErrorResponse { description: string, content: { 'application/json': { schema: typeof ErrorReply } } }
+
+/** The error responses of a route: exactly the statuses it can send, each with the Error shape. */
+export function errors<S extends ErrorStatus> (...statuses: S[]): Record<S, ErrorResponse> {
+  const out = {} as Record<S, ErrorResponse>
+  for (const status of statuses) out[status] = { description: ERROR_STATUSES[status], content: { 'application/json': { schema: ErrorReply } } }
+  return out
 }
 
 export const Pte = z.object({

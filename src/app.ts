@@ -3,9 +3,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fastifyWebsocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import {
-  jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider
-} from 'fastify-type-provider-zod'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import checkRoutes from '../routes/check.js'
 import eventRoutes from '../routes/events.js'
 import fileRoutes from '../routes/files.js'
@@ -18,6 +16,7 @@ import processRoutes from '../routes/processes.js'
 import sessionRoute from '../routes/session.js'
 import sessionRoutes from '../routes/sessions.js'
 import type { Config } from './config.js'
+import { transformDocument, transformRoute } from './openapi.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './plugins/error-handler.js'
 import { registerHardening } from './plugins/hardening.js'
 import { registerMetrics } from './plugins/metrics.js'
@@ -125,13 +124,22 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       info: {
         title: 'rmap-sim',
         version: '1.0.0',
-        description: 'A kernel-faithful simulator of the Linux reverse map (rmap). Create a session, then map memory, fork, fault and ask the rmap of a frame. Addresses are hex strings; PFNs are integers.'
+        description: 'A kernel-faithful simulator of the Linux reverse map (rmap). Create a session, then map memory, fork, fault and ask the rmap of a frame. Addresses are hex strings; PFNs are integers.',
+        license: { name: 'MIT', identifier: 'MIT' }
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      // Relative: the API is served from the origin (and any path prefix a proxy adds) this document
+      // is read from; the listening address is not what clients behind a proxy use.
+      servers: [{ url: '/', description: 'The server this document is served by' }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A session\'s token (from POST /v1/sessions) on its routes; the admin token (ADMIN_TOKEN) on GET /v1/sessions' }
+        }
+      },
+      // Every route but POST /v1/sessions and the probes (/health, /ready, /metrics: security: []).
       security: [{ bearer: [] }]
     },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject
+    transform: transformRoute,
+    transformObject: transformDocument
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   await app.register(fastifyWebsocket, {

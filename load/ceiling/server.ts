@@ -23,7 +23,7 @@ const dist = async <T>(path: string): Promise<T> => await import(pathToFileURL(j
 const { buildApp } = await dist<AppModule>('src/app.js')
 const { loadConfig } = await dist<ConfigModule>('src/config.js')
 const { authenticate, tagSim } = await dist<AuthModule>('src/plugins/session-auth.js')
-const { PfnParams, PidParams, errorReplies } = await dist<CommonSchemas>('schemas/common.js')
+const { PfnParams, PidParams, errors } = await dist<CommonSchemas>('schemas/common.js')
 const { Rmap, RmapQuery, rmapJson } = await dist<FrameSchemas>('schemas/frames.js')
 const { Access, AccessBody, accessOut } = await dist<MemorySchemas>('schemas/memory.js')
 
@@ -41,14 +41,14 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 await app.register(async (scoped) => {
   scoped.addHook('onRequest', authenticate)
   scoped.get('/frames/:pfn/rmap', {
-    schema: { params: PfnParams, querystring: RmapQuery, response: { 200: Rmap, ...errorReplies } }
+    schema: { params: PfnParams, querystring: RmapQuery, response: { 200: Rmap, ...errors(400, 401, 404, 429, 503) } }
   }, async (request, reply) => {
     const { sid, pfn } = request.params as { sid: string, pfn: number }
     const { trace } = request.query as { trace: boolean }
     return reply.type(JSON_TYPE).send(replay(`rmap ${sid} ${pfn} ${String(trace)}`, () => rmapJson(request.simSession.sim.rmap(pfn, trace))))
   })
   scoped.post('/processes/:pid/access', {
-    schema: { params: PidParams, body: AccessBody, response: { 200: Access, ...errorReplies } }
+    schema: { params: PidParams, body: AccessBody, response: { 200: Access, ...errors(400, 401, 404, 413, 415, 422, 429, 503) } }
   }, async (request, reply) => {
     const { sid, pid } = request.params as { sid: string, pid: number }
     const { addr, op } = request.body as { addr: number, op: 'read' | 'write' | 'exec' }

@@ -19,7 +19,7 @@ export class Session {
     stream: { history: number, maxBufferedBytes: number, lag?: LagSink },
     sim?: Simulator
   ) {
-    this.sim = sim ?? new Simulator({ version: version, limits })
+    this.sim = sim ?? new Simulator({ version, limits })
     this.events = new EventHub(this.sim, stream.history, stream.maxBufferedBytes, stream.lag)
     this.createdAt = now
     this.lastUsedAt = now

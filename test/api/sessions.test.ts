@@ -277,7 +277,7 @@ t.test('GET /docs/json: an OpenAPI 3 document listing every route', async (t) =>
   const S = '/v1/sessions/{sid}'
   const expected: Array<[string, string, string]> = [
     ['post', '/v1/sessions', '201'], ['get', '/v1/sessions', '200'],
-    ['get', `${S}/`, '200'], ['delete', `${S}/`, '204'],
+    ['get', S, '200'], ['delete', S, '204'],
     ['post', `${S}/files`, '201'], ['get', `${S}/files`, '200'], ['get', `${S}/files/{name}`, '200'], ['post', `${S}/files/{name}/evict`, '200'],
     ['post', `${S}/processes`, '201'], ['get', `${S}/processes`, '200'], ['get', `${S}/processes/{pid}`, '200'],
     ['post', `${S}/processes/{pid}/fork`, '201'], ['post', `${S}/processes/{pid}/exit`, '200'],

@@ -10,6 +10,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import type { Session } from '../../src/sessions/session.js'
 import { eventToWire } from '../../src/sessions/event-wire.js'
+import { holdToContract } from '../helper.js'
 import type { SimEvent } from '../../src/sim/index.js'
 
 export interface Teardown { teardown: (fn: () => unknown) => void }
@@ -88,12 +89,16 @@ export interface Server {
 export async function startServer (t: Teardown, env: Record<string, string> = {}, now?: () => number): Promise<Server> {
   const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', VALIDATE_RESPONSES: 'true', ...env })
   const app = await buildApp({ config, logger: false, now })
+  // Every HTTP reply is held to the OpenAPI document, as in buildTestApp (test/helper.ts).
+  const contract = holdToContract(app)
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
     closing ??= app.close()
     await closing
   }
-  t.teardown(async () => { await withTimeout(close(), 10_000, 'app.close() in teardown') })
+  t.teardown(async () => {
+    try { await withTimeout(close(), 10_000, 'app.close() in teardown') } finally { contract.verify() }
+  })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as AddressInfo
   return { app, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, close }

@@ -68,38 +68,42 @@ export function accessError (vma: Vma, op: AccessOp, readFlags: number): string 
 }
 
 /**
- * What an access will do, decided before anything changes: nothing to fault (the MMU completes it),
- * a signal (the process would die; nothing changes), or a fault in `vma`. Throws LimitError when the
- * fault could not get the frames it may need.
+ * What an access by `mm` at `addr` will do, decided before anything changes: nothing to fault (the
+ * MMU completes it), a signal (the process would die; nothing changes), or a fault in `vma`.
  */
+type FaultAt = { mm: Mm, addr: number, page: number, pteBefore: number }
 export type FaultCheck =
-  | { kind: 'hardware', page: number, pteBefore: number }
-  | { kind: 'signal', page: number, pteBefore: number, signal: 'SIGSEGV' | 'SIGBUS', siCode: 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR', reason: string, vma?: Vma }
-  | { kind: 'fault', page: number, pteBefore: number, vma: Vma }
+  | FaultAt & { kind: 'hardware' }
+  | FaultAt & { kind: 'signal', signal: 'SIGSEGV' | 'SIGBUS', siCode: 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR', reason: string, vma?: Vma }
+  | FaultAt & { kind: 'fault', vma: Vma }
 
-/** do_user_addr_fault()'s decisions up to handle_mm_fault(): find the VMA, check access, and size. */
+/**
+ * do_user_addr_fault()'s decisions up to handle_mm_fault(): find the VMA, check access, and make
+ * sure of the frames the fault may need (LimitError otherwise).
+ */
 export function checkFault (k: KernelState, mm: Mm, addr: number, op: AccessOp): FaultCheck {
   const page = pageDown(addr)
   const pteBefore = mm.pgtable.get(page)
-  if (hardwareAllows(pteBefore, op)) return { kind: 'hardware', page, pteBefore }
+  if (hardwareAllows(pteBefore, op)) return { kind: 'hardware', mm, addr, page, pteBefore }
   const vma = mm.vmaAt(addr)
   if (vma === undefined) {
-    return { kind: 'signal', page, pteBefore, signal: 'SIGSEGV', siCode: 'SEGV_MAPERR', reason: 'no VMA contains the address' }
+    return { kind: 'signal', mm, addr, page, pteBefore, signal: 'SIGSEGV', siCode: 'SEGV_MAPERR', reason: 'no VMA contains the address' }
   }
   const denied = accessError(vma, op, k.model.readAccessFlags)
-  if (denied !== null) return { kind: 'signal', page, pteBefore, signal: 'SIGSEGV', siCode: 'SEGV_ACCERR', reason: denied, vma }
+  if (denied !== null) return { kind: 'signal', mm, addr, page, pteBefore, signal: 'SIGSEGV', siCode: 'SEGV_ACCERR', reason: denied, vma }
   if (vma.mapping !== null && pteBefore === 0 && vma.linearPageIndex(page) >= vma.mapping.pages) {
-    return { kind: 'signal', page, pteBefore, signal: 'SIGBUS', siCode: 'BUS_ADRERR', reason: `page ${vma.linearPageIndex(page)} is past the end of ${vma.mapping.name} (${vma.mapping.pages} pages)`, vma }
+    return { kind: 'signal', mm, addr, page, pteBefore, signal: 'SIGBUS', siCode: 'BUS_ADRERR', reason: `page ${vma.linearPageIndex(page)} is past the end of ${vma.mapping.name} (${vma.mapping.pages} pages)`, vma }
   }
   k.frames.ensureAvailable(faultFramesNeeded(mm, page) - (pteBefore !== 0 ? mm.pgtable.tablesNeeded(page, page + PAGE_SIZE) : 0), 'this fault')
-  return { kind: 'fault', page, pteBefore, vma }
+  return { kind: 'fault', mm, addr, page, pteBefore, vma }
 }
 
 /**
  * struct vm_fault: one fault as the handlers see it. The handlers fill in the path they took and,
- * for a copy, the frame they copied from.
+ * for a copy, the frame they copied from; handleMmFault then fills in the outcome and returns it as
+ * the fault's result (one object per fault: this is every access's path).
  */
-export interface VmFault {
+export interface VmFault extends FaultResult {
   readonly k: KernelState
   readonly mm: Mm
   readonly vma: Vma
@@ -110,16 +114,14 @@ export interface VmFault {
   /** vmf->pte: the PTE table and the entry's slot in it. */
   readonly leaf: PteTable
   readonly slot: number
-  path: FaultPath
-  copiedFrom?: number
 }
 
 /**
  * handle_mm_fault() -> handle_pte_fault() for an access checkFault() approved; a signal or a
  * hardware-completed access comes back as it is (the MMU sets accessed, and dirty on a write).
  */
-export function handleMmFault (k: KernelState, mm: Mm, check: FaultCheck, op: AccessOp): FaultResult {
-  const { page, pteBefore: before } = check
+export function handleMmFault (k: KernelState, check: FaultCheck, op: AccessOp): FaultResult {
+  const { mm, page, pteBefore: before } = check
   if (check.kind === 'signal') {
     return { path: check.signal === 'SIGBUS' ? 'sigbus' : 'sigsegv', signal: check.signal, siCode: check.siCode, reason: check.reason, vma: check.vma, page, pteBefore: before, pteAfter: before }
   }
@@ -129,7 +131,21 @@ export function handleMmFault (k: KernelState, mm: Mm, check: FaultCheck, op: Ac
     const after = leaf.ptes[pteIndex(page)]
     return { path: 'none', vma: mm.vmaAt(page), page, pteBefore: before, pteAfter: after, pfn: ptePfn(after) }
   }
-  const vmf: VmFault = { k, mm, vma: check.vma, address: page, write: op === 'write', leaf: mm.pgtable.leafAlloc(page), slot: pteIndex(page), path: 'none' }
+  const vmf: VmFault = {
+    k,
+    mm,
+    vma: check.vma,
+    address: page,
+    write: op === 'write',
+    leaf: mm.pgtable.leafAlloc(page),
+    slot: pteIndex(page),
+    path: 'none',
+    page,
+    pteBefore: before,
+    pteAfter: before,
+    pfn: undefined,
+    copiedFrom: undefined
+  }
   if (before === 0) {
     if (vmf.vma.mapping === null) doAnonymousPage(vmf)
     else doFault(vmf, vmf.vma.mapping)
@@ -142,7 +158,9 @@ export function handleMmFault (k: KernelState, mm: Mm, check: FaultCheck, op: Ac
     k.setPte(mm, vmf.leaf, vmf.slot, page, setBits(before, PTE_ACCESSED | (vmf.write ? PTE_DIRTY : 0)))
   }
   const after = vmf.leaf.ptes[vmf.slot]
-  return { path: vmf.path, vma: vmf.vma, page, pteBefore: before, pteAfter: after, pfn: pteMapped(after) ? ptePfn(after) : undefined, copiedFrom: vmf.copiedFrom }
+  vmf.pteAfter = after
+  vmf.pfn = pteMapped(after) ? ptePfn(after) : undefined
+  return vmf
 }
 
 /** Whether the MMU completes the access without a fault: present, and writable / executable as needed. */

@@ -6,7 +6,7 @@ import { KERNEL_VERSIONS, type KernelModel, type KernelVersion } from './models/
 import { linux2611 } from './models/linux-2.6.11.js'
 import { linux618 } from './models/linux-6.18.js'
 import { OPS, OpSchema, opDef, unknownOp, type AnyOpDef, type Op } from './ops/index.js'
-import { journalEntry, type JournalOp, type OpDef, type OpPlan } from './ops/op.js'
+import { journalEntry, wireJournalOp, type JournalOp, type OpDef, type OpPlan } from './ops/op.js'
 import { Queries } from './queries.js'
 import { restoreSnapshot, type Snapshot } from './snapshot.js'
 
@@ -61,12 +61,18 @@ export class Simulator extends Queries {
     const k = this.state
     const plan = def.check(k, args)
     if (!def.mutates) return def.apply(k, args, plan)
-    const cause: Cause = { op: def.cause, pid: plan.mm?.pid, tag: this.tag }
-    const result = k.withCause(cause, () => def.apply(k, args, plan))
-    const entry = def.journal !== undefined ? def.journal(args, plan, result) : journalEntry(def.name, def.fields.shape, args, plan.mm)
-    if (entry !== null) {
-      if (this.journal.length < this.journalLimit) this.journal.push(entry)
-      else this.journalTruncated = true
+    // k.withCause() without its closure: this is every command's path.
+    const saved = k.cause
+    k.cause = { op: def.cause, pid: plan.mm?.pid, tag: this.tag } satisfies Cause
+    let result: R
+    try { result = def.apply(k, args, plan) } finally { k.cause = saved }
+    // Once the journal has dropped an op it is no replay any more: no entry is made after that.
+    if (!this.journalTruncated) {
+      const entry = def.journal !== undefined ? def.journal(args, plan, result) : journalEntry(def.name, def.fields.shape, args, plan.mm)
+      if (entry !== null) {
+        if (this.journal.length < this.journalLimit) this.journal.push(entry)
+        else this.journalTruncated = true
+      }
     }
     return result
   }
@@ -78,8 +84,14 @@ export class Simulator extends Queries {
     return this.run(def, op)
   }
 
-  /** The journal, each entry checked against the op schema (what GET /journal serves). */
-  journalOps (): Op[] { return this.journal.map((e) => OpSchema.parse(e)) }
+  /** The journal as GET /journal serves it: addresses in hex, each entry checked against the op schema. */
+  journalOps (): Op[] {
+    return this.journal.map((e) => {
+      const def = opDef(e.op)
+      if (def === undefined) throw unknownOp(e.op)
+      return OpSchema.parse(wireJournalOp(e, def.fields.shape))
+    })
+  }
 
   /** A new simulator in exactly the state of `snap`; throws InvalidArgumentError if it is inconsistent. */
   static fromSnapshot (snap: Snapshot, opts: { verify?: boolean, journalLimit?: number } = {}): Simulator {

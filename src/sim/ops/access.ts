@@ -42,10 +42,11 @@ function accessOp<const N extends AccessOp> (op: N) {
       const mm = processOf(k, a)
       const addr = addressArg(a.addr)
       if (!Number.isSafeInteger(addr) || addr < 0 || addr >= TASK_SIZE) throw new InvalidArgumentError(`address ${String(addr)} is not a canonical user address (below ${hex(TASK_SIZE)})`, 'EFAULT', { addr })
-      return { mm, addr, fault: checkFault(k, mm, addr, op) }
+      return checkFault(k, mm, addr, op)
     },
-    apply (k, _a, { mm, addr, fault }): AccessResult {
-      const r = handleMmFault(k, mm, fault, op)
+    apply (k, _a, fault): AccessResult {
+      const { mm, addr } = fault
+      const r = handleMmFault(k, fault, op)
       k.cause.path = r.path
       return {
         pid: mm.pid,
@@ -63,7 +64,7 @@ function accessOp<const N extends AccessOp> (op: N) {
         copiedFrom: r.copiedFrom
       }
     },
-    journal: (_a, { mm, addr }, r) => r.ok ? { op, pid: mm.pid, addr: hex(addr) } : null,
+    journal: (_a, { mm, addr }, r) => r.ok ? { op, pid: mm.pid, addr } : null,
     failure: (r) => r.ok ? undefined : new SignalError(r)
   })
 }

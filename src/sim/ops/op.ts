@@ -28,7 +28,8 @@ export interface OpDef<N extends string = string, F extends z.ZodRawShape = z.Zo
   apply: (k: KernelState, args: z.infer<z.ZodObject<F>>, plan: P) => R
   /**
    * The journal entry that replays it, in the op's own vocabulary; null records nothing. Without it:
-   * the op's fields as given, the process by pid, addresses in hex (journalEntry).
+   * the op's fields as given, the process by pid (journalEntry). Addresses are kept as numbers and
+   * written in hex when the journal is read (wireJournalOp).
    */
   journal?: (args: z.infer<z.ZodObject<F>>, plan: P, result: R) => JournalOp | null
   /** A result that fails the op in a batch or scenario: a signal kills the process. */
@@ -38,7 +39,7 @@ export interface OpDef<N extends string = string, F extends z.ZodRawShape = z.Zo
 /** What check hands to apply; `mm` is the process the op acts on (the cause of its events names it). */
 export interface OpPlan { readonly mm?: Mm, readonly [detail: string]: unknown }
 
-/** An entry of the journal: an op in the /ops vocabulary, with its process by pid and hex addresses. */
+/** An entry of the journal: an op in the /ops vocabulary, with its process by pid. */
 export interface JournalOp { op: string, [field: string]: unknown }
 
 type DefInput<N extends string, F extends z.ZodRawShape, P extends OpPlan, R> = Omit<OpDef<N, F, P, R>, 'fields' | 'schema' | 'mutates'> & {
@@ -72,19 +73,29 @@ function addressFieldsOf (shape: z.ZodRawShape): string[] {
 
 /**
  * The journal entry of an op as given: `op`, the process by pid, then every field the op was given in
- * the order of its definition, addresses in hex. Every option is kept, so a replay is exact.
+ * the order of its definition, addresses as numbers. Every option is kept, so a replay is exact.
  */
 export function journalEntry (name: string, shape: z.ZodRawShape, args: Record<string, unknown>, mm: Mm | undefined): JournalOp {
   const entry: JournalOp = { op: name }
   if (mm !== undefined) entry.pid = mm.pid
-  const hexed = addressFieldsOf(shape)
+  const addresses = addressFieldsOf(shape)
   for (const key of Object.keys(shape)) {
     if (key === 'pid' || key === 'proc') continue
     const v = args[key]
     if (v === undefined) continue
-    entry[key] = hexed.includes(key) ? hex(addressArg(v as string | number)) : v
+    entry[key] = addresses.includes(key) ? addressArg(v as string | number) : v
   }
   return entry
+}
+
+/** A journal entry as GET /journal shows it: the same op, its addresses in hex like every address the API prints. */
+export function wireJournalOp (entry: JournalOp, shape: z.ZodRawShape): JournalOp {
+  const out: JournalOp = { op: entry.op }
+  const addresses = addressFieldsOf(shape)
+  for (const [key, v] of Object.entries(entry)) {
+    if (key !== 'op') out[key] = addresses.includes(key) && typeof v === 'number' ? hex(v) : v
+  }
+  return out
 }
 
 /** The live process an op names, by pid or by name (ESRCH when there is none). */

@@ -10,56 +10,29 @@ export function checkPfn (k: KernelState, pfn: number): void {
   if (!k.frames.isValidPfn(pfn)) throw new NotFoundError(`no frame with PFN ${String(pfn)} (valid: ${ZERO_PFN} to ${k.frames.pfnLimit - 1})`, 'ENOENT', { pfn })
 }
 
-const pfnField = { pfn: Pfn }
+/** An rmap operation on one frame: the frame must exist, then pass the operation's own check. */
+function rmapOp<const N extends string, R> (name: N, cause: string, check: (k: KernelState, pfn: number) => void, apply: (k: KernelState, pfn: number) => R) {
+  return defineOp({
+    name,
+    cause,
+    fields: { pfn: Pfn },
+    check (k, a) {
+      checkPfn(k, a.pfn)
+      check(k, a.pfn)
+      return {}
+    },
+    apply: (k, a) => apply(k, a.pfn)
+  })
+}
 
 /** page_referenced: test and clear the young bit of every PTE mapping the page. */
-export const referencedOp = defineOp({
-  name: 'referenced',
-  cause: 'page_referenced',
-  fields: pfnField,
-  check (k, a) {
-    checkPfn(k, a.pfn)
-    checkRmapPage(k, a.pfn, 'page_referenced')
-    return {}
-  },
-  apply: (k, a) => pageReferenced(k, a.pfn)
-})
+export const referencedOp = rmapOp('referenced', 'page_referenced', (k, pfn) => { checkRmapPage(k, pfn, 'page_referenced') }, pageReferenced)
 
 /** try_to_unmap: what reclaim does to one page (to swap for anonymous pages). */
-export const unmapOp = defineOp({
-  name: 'unmap',
-  cause: 'try_to_unmap',
-  fields: pfnField,
-  check (k, a) {
-    checkPfn(k, a.pfn)
-    checkTryToUnmap(k, a.pfn)
-    return {}
-  },
-  apply: (k, a) => tryToUnmap(k, a.pfn)
-})
+export const unmapOp = rmapOp('unmap', 'try_to_unmap', checkTryToUnmap, tryToUnmap)
 
 /** page_mkclean: write-protect and clean every shared mapping of the page, then write it back. */
-export const mkcleanOp = defineOp({
-  name: 'mkclean',
-  cause: 'page_mkclean',
-  fields: pfnField,
-  check (k, a) {
-    checkPfn(k, a.pfn)
-    checkRmapPage(k, a.pfn, 'page_mkclean')
-    return {}
-  },
-  apply: (k, a) => pageMkclean(k, a.pfn)
-})
+export const mkcleanOp = rmapOp('mkclean', 'page_mkclean', (k, pfn) => { checkRmapPage(k, pfn, 'page_mkclean') }, pageMkclean)
 
 /** migrate: move the page to a new frame through migration entries. */
-export const migrateOp = defineOp({
-  name: 'migrate',
-  cause: 'migrate',
-  fields: pfnField,
-  check (k, a) {
-    checkPfn(k, a.pfn)
-    checkMigratePage(k, a.pfn)
-    return {}
-  },
-  apply: (k, a) => migratePage(k, a.pfn)
-})
+export const migrateOp = rmapOp('migrate', 'migrate', checkMigratePage, migratePage)

@@ -4,6 +4,7 @@ import { Empty, errors, PidParams, toHex } from '../schemas/common.js'
 import { Access, AccessBody, accessOut, MadviseBody, MmapBody, MprotectBody, MremapBody, MremapReply, RangeBody } from '../schemas/memory.js'
 import { Vma, vmaOut } from '../schemas/processes.js'
 import { tagSim } from '../src/plugins/session-auth.js'
+import { SignalError } from '../src/sim/index.js'
 
 /** A process's address space: mmap, munmap, mprotect, mremap, madvise, and memory accesses. */
 const memoryRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -49,7 +50,8 @@ const memoryRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => {
     const r = tagSim(request)[request.body.op]({ pid: request.params.pid, addr: request.body.addr })
     if (!r.ok) {
-      throw new ApiError(422, r.signal === 'SIGBUS' ? 'bus_error' : 'segfault', `${r.signal ?? 'SIGSEGV'} at ${toHex(r.addr)}: ${r.reason ?? ''}`, {
+      const signal = new SignalError(r)
+      throw new ApiError(422, signal.code, signal.message, {
         signal: r.signal, siCode: r.siCode, reason: r.reason, addr: toHex(r.addr), op: r.op, pid: r.pid, vmaId: r.vmaId, pte: r.pte
       })
     }

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { KERNEL_VERSIONS } from '../src/sim/index.js'
 import { SnapshotSchema } from './snapshot.js'
 
-export const KernelVersionName = z.enum(KERNEL_VERSIONS).meta({ description: 'Kernel model: 2.6.11 (the object-based rmap of the diagram) or 6.18 (anon_vma_chain, interval trees)' })
+export const KernelVersionSchema = z.enum(KERNEL_VERSIONS).meta({ description: 'Kernel model: 2.6.11 (the object-based rmap of the diagram) or 6.18 (anon_vma_chain, interval trees)' })
 
 export const Limits = z.object({
   maxProcesses: z.number().int().min(1).optional(),
@@ -14,7 +14,7 @@ export const Limits = z.object({
 }).strict()
 
 export const CreateSessionBody = z.object({
-  kernel: KernelVersionName.optional().meta({ description: 'Default 2.6.11; with a snapshot, the snapshot\'s model' }),
+  kernel: KernelVersionSchema.optional().meta({ description: 'Default 2.6.11; with a snapshot, the snapshot\'s model' }),
   limits: Limits.optional(),
   snapshot: SnapshotSchema.optional().meta({ description: 'Restore this state exactly (GET /snapshot of a session)' })
 }).strict().meta({ examples: [{ kernel: '6.18' }] })
@@ -25,7 +25,7 @@ const LimitsOut = z.object({
 
 export const SessionSummary = z.object({
   id: z.string(),
-  kernel: KernelVersionName,
+  kernel: KernelVersionSchema,
   createdAt: z.string(),
   lastUsedAt: z.string(),
   expiresAt: z.string(),

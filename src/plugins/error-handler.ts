@@ -12,6 +12,8 @@ const STATUS: Record<SimErrorCode | SessionErrorCode, [number, ApiErrorCode]> = 
   conflict: [409, 'conflict'],
   limit: [429, 'limit'],
   unsupported: [422, 'unsupported'],
+  segfault: [422, 'segfault'],
+  bus_error: [422, 'bus_error'],
   session_cap: [429, 'limit'],
   limits_too_high: [413, 'limit'],
   unauthorized: [401, 'unauthorized'],

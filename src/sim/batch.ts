@@ -1,6 +1,5 @@
 import { SimError } from './errors.js'
 import { opDef, unknownOp, type Op } from './ops/index.js'
-import { SignalError } from './ops/access.js'
 import type { JournalOp } from './ops/op.js'
 import type { Simulator } from './simulator.js'
 
@@ -53,8 +52,7 @@ function outcome (index: number, op: Op | JournalOp, fn: () => unknown): OpOutco
     return { index, op: op.op, ok: true, result: fn() }
   } catch (err) {
     if (!(err instanceof SimError)) throw err
-    const code = err instanceof SignalError ? (err.errno === 'SIGBUS' ? 'bus_error' : 'segfault') : err.code
-    return { index, op: op.op, ok: false, error: { code, message: err.message, details: { errno: err.errno, ...err.details } } }
+    return { index, op: op.op, ok: false, error: { code: err.code, message: err.message, details: { errno: err.errno, ...err.details } } }
   }
 }
 

@@ -3,7 +3,7 @@
  * means the state is exactly as it was. `code` is stable (routes map it to HTTP without string
  * matching); `errno` names what the real system call would have returned.
  */
-export type SimErrorCode = 'not_found' | 'invalid_argument' | 'conflict' | 'limit' | 'unsupported'
+export type SimErrorCode = 'not_found' | 'invalid_argument' | 'conflict' | 'limit' | 'unsupported' | 'segfault' | 'bus_error'
 
 export class SimError extends Error {
   readonly code: SimErrorCode

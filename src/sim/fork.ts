@@ -10,15 +10,20 @@ import { isCowMapping, type Vma } from './vma.js'
 
 /** fork, spawn and exit: kernel/fork.c dup_mmap(), mm/memory.c copy_page_range(), mm/mmap.c exit_mmap(). */
 
-export function checkProcessRoom (k: KernelState): void {
+function checkProcessRoom (k: KernelState): void {
   if (k.processes.size >= k.limits.maxProcesses) {
     throw new LimitError(`the session already has ${k.processes.size} processes (limit ${k.limits.maxProcesses})`)
   }
 }
 
-export function spawn (k: KernelState, name: string | null): Mm {
+/** Room for a new process and its pgd. */
+export function checkSpawn (k: KernelState): void {
   checkProcessRoom(k)
   k.frames.ensureAvailable(1, 'a new process (its pgd)')
+}
+
+/** A process with an empty address space (checkSpawn first). */
+export function spawn (k: KernelState, name: string | null): Mm {
   const mm = new Mm(k.nextPid++, null, name, k.tables)
   k.model.initMm(mm, null)
   k.processes.set(mm.pid, mm)
@@ -26,14 +31,17 @@ export function spawn (k: KernelState, name: string | null): Mm {
   return mm
 }
 
+/** Room for a child of `parent`: a process, and at most the parent's page-table pages. */
+export function checkFork (k: KernelState, parent: Mm): void {
+  checkProcessRoom(k)
+  k.frames.ensureAvailable(parent.pgtable.tablePages, `fork of process ${parent.pid}`)
+}
+
 /**
  * dup_mmap(): the child gets a copy of every VMA (linked to the parent's anon_vmas by the model) and,
- * where the model says so, a copy of its PTEs.
+ * where the model says so, a copy of its PTEs (checkFork first).
  */
 export function fork (k: KernelState, parent: Mm, name: string | null): Mm {
-  checkProcessRoom(k)
-  // The child needs at most the parent's page-table pages.
-  k.frames.ensureAvailable(parent.pgtable.tablePages, `fork of process ${parent.pid}`)
   const child = new Mm(k.nextPid++, parent.pid, name, k.tables)
   k.model.initMm(child, parent)
   k.processes.set(child.pid, child)

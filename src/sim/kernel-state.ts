@@ -187,11 +187,4 @@ export class KernelState {
     const o = other instanceof Vma ? this.vmaRef(other) : other
     this.events.emit({ type, cause: this.cause, pid: vma.mm.pid, vma: this.vmaRef(vma), other: o })
   }
-
-  /** Runs `fn` with `cause` as the cause of every event it emits. */
-  withCause<T> (cause: Cause, fn: () => T): T {
-    const saved = this.cause
-    this.cause = cause
-    try { return fn() } finally { this.cause = saved }
-  }
 }

@@ -30,9 +30,12 @@ export interface Truth {
   probes: { same: string[][], unmapped: string[] }
 }
 
-/** The names of the live processes in the order they were created (pids only grow). */
+/** How the truth names a process: its name, or pid<N> for one that has none. */
+const processLabel = (p: { pid: number, name: string | null }): string => p.name ?? `pid${p.pid}`
+
+/** The labels of the live processes in the order they were created (pids only grow). */
 export function processOrder (sim: Simulator): string[] {
-  return sim.processes().map((p) => p.name ?? `pid${p.pid}`)
+  return sim.processes().map(processLabel)
 }
 
 /**
@@ -71,9 +74,15 @@ export function truthOf (sim: Simulator, order: string[], probes: Map<string, nu
   const frames: TruthFrame[] = []
   const zeroMappings: Array<{ proc: string, addr: string }> = []
   const rank = (proc: string): number => order.indexOf(proc)
-  const pidToName = new Map(order.map((n) => [sim.pidOf(n), n]))
+  const pidOfLabel = new Map(sim.processes().map((p) => [processLabel(p), p.pid]))
+  const pidToName = new Map<number, string>()
   for (const proc of order) {
-    const mm = sim.process(sim.pidOf(proc))
+    const pid = pidOfLabel.get(proc)
+    if (pid === undefined) throw new Error(`truthOf: no live process labelled ${proc}`)
+    pidToName.set(pid, proc)
+  }
+  for (const proc of order) {
+    const mm = sim.process(pidOfLabel.get(proc) as number)
     ptes[proc] = {}
     for (const vma of mm.vmas) {
       if (vma.start < window[0] || vma.start >= window[1]) continue

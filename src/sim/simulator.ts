@@ -6,7 +6,7 @@ import { KERNEL_VERSIONS, type KernelModel, type KernelVersion } from './models/
 import { linux2611 } from './models/linux-2.6.11.js'
 import { linux618 } from './models/linux-6.18.js'
 import { OPS, OpSchema, opDef, unknownOp, type AnyOpDef, type Op } from './ops/index.js'
-import { journalEntry, wireJournalOp, type JournalOp, type OpDef, type OpPlan } from './ops/op.js'
+import { erase, journalEntry, wireJournalOp, type JournalOp, type OpDef, type OpPlan } from './ops/op.js'
 import { Queries } from './queries.js'
 import { restoreSnapshot, type Snapshot } from './snapshot.js'
 
@@ -37,7 +37,7 @@ export class Simulator extends Queries {
   tag: string | undefined
   /** Every successful mutation, in order, in the op vocabulary: replaying it rebuilds the state. */
   readonly journal: JournalOp[] = []
-  /** The journal stopped recording at its limit (or the state was restored from a snapshot). */
+  /** The journal reached its limit and dropped an op: it no longer replays the session (none is recorded after that). */
   journalTruncated = false
   /** True when the state came from a snapshot: the journal then starts from that snapshot. */
   fromSnapshot = false
@@ -61,7 +61,7 @@ export class Simulator extends Queries {
     const k = this.state
     const plan = def.check(k, args)
     if (!def.mutates) return def.apply(k, args, plan)
-    // k.withCause() without its closure: this is every command's path.
+    // The cause is set and restored here rather than through a closure: this is every command's path.
     const saved = k.cause
     k.cause = { op: def.cause, pid: plan.mm?.pid, tag: this.tag } satisfies Cause
     let result: R
@@ -75,13 +75,6 @@ export class Simulator extends Queries {
       }
     }
     return result
-  }
-
-  /** Runs an op of the vocabulary by its `op` name (unknown names are refused). */
-  apply (op: JournalOp): unknown {
-    const def = opDef(op.op)
-    if (def === undefined) throw unknownOp(op.op)
-    return this.run(def, op)
   }
 
   /** The journal as GET /journal serves it: addresses in hex, each entry checked against the op schema. */
@@ -110,14 +103,15 @@ export class Simulator extends Queries {
   /** Evicts every clean unmapped page-cache page of every file (echo 1 > drop_caches). */
   dropCaches (): number {
     let n = 0
-    for (const f of this.files()) n += this.evict({ file: f.name }).evicted.length
+    for (const f of [...this.state.files.values()]) n += this.evict({ file: f.name }).evicted.length
     return n
   }
 }
 
 for (const def of OPS) {
+  const erased = erase(def)
   Object.defineProperty(Simulator.prototype, def.name, {
-    value: function (this: Simulator, args: Record<string, unknown>) { return this.run(def as OpDef<string, z.ZodRawShape, OpPlan, unknown>, args) },
+    value: function (this: Simulator, args: Record<string, unknown>) { return this.run(erased, args) },
     writable: true,
     configurable: true
   })

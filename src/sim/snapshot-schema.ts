@@ -5,6 +5,8 @@ import { KERNEL_VERSIONS } from './models/kernel-model.js'
  * The versioned snapshot (snapshot.ts) as a zod schema: the Snapshot type is derived from it, and
  * POST /v1/sessions checks a restore's shape with it before the engine checks its consistency.
  */
+// The wire names are kept from version 1 of the format: a VMA's `file` is the id of its address_space
+// (Vma.mapping) and `fileHandle` its struct file (Vma.file); counters.nextFileHandle is nextFileId.
 export const SNAPSHOT_FORMAT = 'rmap-sim-snapshot'
 export const SNAPSHOT_VERSION = 1
 

@@ -39,10 +39,10 @@ export function vmFlagNames (flags: number): string[] {
 
 /** A protection as the API spells it: any of r, w, x in that order, or "none". */
 export const PROTS = ['none', 'r', 'w', 'x', 'rw', 'rx', 'wx', 'rwx'] as const
-export type Prot = string
+export type Prot = typeof PROTS[number]
 
 export function protToVmFlags (prot: Prot): number {
-  if (prot === 'none' || prot === '') return 0
+  if (prot === 'none') return 0
   let f = 0
   for (const c of prot) {
     if (c === 'r') f |= VM.READ
@@ -52,9 +52,11 @@ export function protToVmFlags (prot: Prot): number {
   return f
 }
 
+/** The protections by their VM_READ | VM_WRITE | VM_EXEC bits (1, 2, 4). */
+const PROT_BY_BITS: readonly Prot[] = ['none', 'r', 'w', 'rw', 'x', 'rx', 'wx', 'rwx']
+
 export function vmFlagsToProt (flags: number): Prot {
-  const s = (flags & VM.READ ? 'r' : '') + (flags & VM.WRITE ? 'w' : '') + (flags & VM.EXEC ? 'x' : '')
-  return s === '' ? 'none' : s
+  return PROT_BY_BITS[flags & VM_ACCESS_FLAGS]
 }
 
 /** is_cow_mapping(): private and may become writable, so writes must copy (include/linux/mm.h). */
@@ -114,8 +116,10 @@ export class Vma {
   toString (): string { return `vma#${this.id}[${hex(this.start)}-${hex(this.end)}]` }
 }
 
+const isProt = (prot: string): prot is Prot => (PROTS as readonly string[]).includes(prot)
+
 /** The protection of an op or a route ("rw", "rx", "none", ...) as VM_READ | VM_WRITE | VM_EXEC; EINVAL for another spelling. */
 export function parseProt (prot: string): number {
-  if (!(PROTS as readonly string[]).includes(prot)) throw new InvalidArgumentError(`prot "${prot}" is not one of r, w, x in that order (e.g. "rw", "rx") or "none"`, 'EINVAL', { prot })
+  if (!isProt(prot)) throw new InvalidArgumentError(`prot "${prot}" is not one of r, w, x in that order (e.g. "rw", "rx") or "none"`, 'EINVAL', { prot })
   return protToVmFlags(prot)
 }

@@ -7,6 +7,7 @@
  */
 import t from 'tap'
 import { OPS, Simulator, applyOp, type JournalOp, type KernelVersion, type SimEvent } from '../../src/sim/index.js'
+import { wireJournalOp } from '../../src/sim/ops/op.js'
 import { Generator, PRELUDE, invoke, outcomeOf, type Call } from './helpers/random-ops.js'
 
 const MODELS: KernelVersion[] = ['2.6.11', '6.18']
@@ -105,5 +106,14 @@ t.test('every field of every op reaches its journal entry (or is an alias it nam
     for (const key of keys) t.ok(entry !== undefined && key in entry, `${def.name}: the journal keeps ${key}`)
     const r = replay('2.6.11', sim.journal)
     t.equal(JSON.stringify(r.sim.snapshot()), JSON.stringify(sim.snapshot()), `${def.name}: the journal replays to the same state`)
+  }
+})
+
+t.test('every address field of every op is journaled as an address (hex on the wire)', async (t) => {
+  for (const def of OPS) {
+    for (const key of Object.keys(def.fields.shape).filter((k) => /addr/i.test(k))) {
+      const entry = wireJournalOp({ op: def.name, [key]: 0x10000000 }, def.fields.shape)
+      t.equal(entry[key], '0x10000000', `${def.name}.${key}`)
+    }
   }
 })

@@ -134,12 +134,9 @@ function newSim (kernel: KernelVersion, journal = true): Simulator {
   return new Simulator({ version: kernel, limits: { maxFrames: MAX_FRAMES }, ...(journal ? {} : { journalLimit: 0 }) })
 }
 
-/** Ops the facade journal holds (undefined when the facade has no journal). */
-function journalLength (sim: Simulator): number | undefined {
-  const j = (sim as unknown as { journal?: unknown[] }).journal
-  return Array.isArray(j) ? j.length : undefined
-}
-const HAS_JOURNAL = journalLength(new Simulator()) !== undefined
+/** Ops the journal holds. */
+const journalLength = (sim: Simulator): number => sim.journal.length
+const HAS_JOURNAL = true
 
 /** Writes every page of [start, start + pages * PAGE_SIZE) once. */
 function writeAll (sim: Simulator, pid: number, start: number, pages: number): void {

@@ -1,10 +1,11 @@
 import { TASK_SIZE, hex } from '../constants.js'
 import { InvalidArgumentError, SimError } from '../errors.js'
 import type { FaultPath } from '../events.js'
+import { processOf } from '../lookup.js'
 import { checkFault, handleMmFault, type AccessOp } from '../memory.js'
 import { decodePte, type DecodedPte } from '../pte.js'
 import { Address, addressArg, ProcRef } from './fields.js'
-import { defineOp, processOf } from './op.js'
+import { defineOp } from './op.js'
 
 export interface AccessResult {
   pid: number
@@ -22,10 +23,15 @@ export interface AccessResult {
   copiedFrom?: number
 }
 
-/** A signal is a result for one access, but in a batch or scenario it fails the op (the process would be dead). */
+/**
+ * A signal is a result for one access, but in a batch or scenario it fails the op (the process would
+ * be dead); the access route answers it as an error too.
+ */
 export class SignalError extends SimError {
+  declare readonly code: 'segfault' | 'bus_error'
   constructor (readonly access: AccessResult) {
-    super('invalid_argument', access.signal === 'SIGBUS' ? 'SIGBUS' : 'SIGSEGV', `${access.signal ?? 'SIGSEGV'} at ${hex(access.addr)}: ${access.reason ?? ''}`, { signal: access.signal, siCode: access.siCode, reason: access.reason })
+    const bus = access.signal === 'SIGBUS'
+    super(bus ? 'bus_error' : 'segfault', bus ? 'SIGBUS' : 'SIGSEGV', `${access.signal ?? 'SIGSEGV'} at ${hex(access.addr)}: ${access.reason ?? ''}`, { signal: access.signal, siCode: access.siCode, reason: access.reason })
   }
 }
 

@@ -1,6 +1,6 @@
+import { fileNamed } from '../lookup.js'
 import { evictFile } from '../rmap.js'
 import { FileName } from './fields.js'
-import { fileNamed } from './mmap.js'
 import { defineOp } from './op.js'
 
 /** evict: drop the file's clean, unmapped page-cache pages. */

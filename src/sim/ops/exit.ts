@@ -1,7 +1,8 @@
 import { exitMm } from '../fork.js'
+import { processOf } from '../lookup.js'
 import { zapRange } from '../memory.js'
 import { ProcRef } from './fields.js'
-import { defineOp, processOf } from './op.js'
+import { defineOp } from './op.js'
 
 /** exit: every mapping is torn down (exit_mmap) and the process goes away. */
 export const exitOp = defineOp({

@@ -49,11 +49,13 @@ export function parseAddress (v: string | number): number {
 export const addressArg = (v: string | number): number => typeof v === 'number' ? v : parseAddress(v)
 
 /** A virtual address in a JSON body, an op or a scenario: a hex string or an integer. */
+const addressError = (issue: { input?: unknown }): string => notAnAddress(issue.input)
 export const Address = z.union([
-  z.string().regex(HEX_ADDRESS),
-  z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
-], { error: (issue) => notAnAddress(issue.input) })
-  .refine((v) => addressValue(v) !== undefined, { error: (issue) => notAnAddress(issue.input) })
+  z.string().regex(HEX_ADDRESS, { error: addressError }),
+  z.number().int({ error: addressError, abort: true }).nonnegative({ error: addressError, abort: true }).max(Number.MAX_SAFE_INTEGER, { error: addressError })
+], { error: addressError })
+  // Hex strings of up to 16 digits may still be past 2^53; checked once the shape is right.
+  .refine((v) => addressValue(v) !== undefined, { error: addressError, when: (payload) => payload.issues.length === 0 })
   .meta({ description: `Virtual address: ${ADDRESS_FORMS}`, examples: ['0x10000000'] })
 
 /** A virtual address in a query string, where an integer is spelled in decimal; parsed to a number. */

@@ -1,7 +1,8 @@
-import { checkProcessRoom, fork } from '../fork.js'
+import { checkFork, fork } from '../fork.js'
+import { processOf } from '../lookup.js'
 import { processView } from '../views.js'
 import { ProcName, ProcRef } from './fields.js'
-import { defineOp, processOf } from './op.js'
+import { defineOp } from './op.js'
 import { checkNameFree } from './spawn.js'
 
 /** fork: the child gets copies of the VMAs and, where the kernel model copies them, of the PTEs. */
@@ -11,12 +12,12 @@ export const forkOp = defineOp({
   fields: {
     ...ProcRef,
     child: ProcName.optional().meta({ description: 'A name for the child' }),
-    name: ProcName.optional().meta({ description: 'The same as child' })
+    name: ProcName.optional().meta({ description: 'A name for the child (the same as child)' })
   },
   check (k, a) {
     const mm = processOf(k, a)
     checkNameFree(k, a.child ?? a.name)
-    checkProcessRoom(k)
+    checkFork(k, mm)
     return { mm }
   },
   apply: (k, a, { mm }) => processView(fork(k, mm, a.child ?? a.name ?? null)),

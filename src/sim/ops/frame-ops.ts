@@ -1,14 +1,8 @@
-import { NotFoundError } from '../errors.js'
-import { ZERO_PFN } from '../frames.js'
 import type { KernelState } from '../kernel-state.js'
+import { checkPfn } from '../lookup.js'
 import { checkMigratePage, checkRmapPage, checkTryToUnmap, migratePage, pageMkclean, pageReferenced, tryToUnmap } from '../rmap.js'
 import { Pfn } from './fields.js'
 import { defineOp } from './op.js'
-
-/** A PFN the machine has (ENOENT otherwise). */
-export function checkPfn (k: KernelState, pfn: number): void {
-  if (!k.frames.isValidPfn(pfn)) throw new NotFoundError(`no frame with PFN ${String(pfn)} (valid: ${ZERO_PFN} to ${k.frames.pfnLimit - 1})`, 'ENOENT', { pfn })
-}
 
 /** An rmap operation on one frame: the frame must exist, then pass the operation's own check. */
 function rmapOp<const N extends string, R> (name: N, cause: string, check: (k: KernelState, pfn: number) => void, apply: (k: KernelState, pfn: number) => R) {

@@ -12,7 +12,7 @@ import { mmapOp } from './mmap.js'
 import { mprotectOp } from './mprotect.js'
 import { mremapOp } from './mremap.js'
 import { munmapOp } from './munmap.js'
-import type { OpDef } from './op.js'
+import { erase, type OpDef } from './op.js'
 import { probeOp } from './probe.js'
 import { spawnOp } from './spawn.js'
 
@@ -37,7 +37,7 @@ export type OpArgs<N extends OpName> = z.infer<DefNamed<N>['fields']>
 /** What a command returns. */
 export type OpResult<N extends OpName> = ReturnType<DefNamed<N>['apply']>
 
-const BY_NAME = new Map<string, OpDef>(OPS.map((d) => [d.name, d as unknown as OpDef]))
+const BY_NAME = new Map<string, OpDef>(OPS.map((d) => [d.name, erase(d)]))
 
 /** The definition of an op by name (undefined for a name that is not an op). */
 export const opDef = (name: string): OpDef | undefined => BY_NAME.get(name)
@@ -50,8 +50,6 @@ const nonEmpty = <T>(items: readonly T[]): [T, ...T[]] => {
 /** One op of the vocabulary, as /ops, scenarios and the journal spell it. */
 export const OpSchema = z.discriminatedUnion('op', nonEmpty(OPS.map((d) => d.schema))).meta({ id: 'Op' })
 export type Op = z.infer<typeof OpSchema>
-
-export const MUTATING_OPS: readonly OpName[] = OPS.filter((d) => d.mutates).map((d) => d.name)
 
 /**
  * The scenario format of shared/conformance (its README): files that exist before the first op, then

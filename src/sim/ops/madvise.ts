@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import { InvalidArgumentError } from '../errors.js'
+import { processOf } from '../lookup.js'
 import { checkMadvise, doMadvise } from '../madvise.js'
 import { Address, addressArg, Pages, ProcRef } from './fields.js'
-import { defineOp, journalEntry, processOf } from './op.js'
+import { defineOp, journalEntry } from './op.js'
 
 /** The advices that change rmap state, the only ones modelled. */
 export const ADVICES = ['dontneed'] as const

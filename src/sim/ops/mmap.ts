@@ -1,29 +1,22 @@
 import { z } from 'zod'
-import { InvalidArgumentError, NotFoundError } from '../errors.js'
-import type { KernelState } from '../kernel-state.js'
+import { InvalidArgumentError } from '../errors.js'
+import { fileNamed, processOf } from '../lookup.js'
 import { checkMmap, doMmap, type MmapArgs } from '../mmap.js'
 import { parseProt } from '../vma.js'
 import { vmaView } from '../views.js'
 import { Address, addressArg, FileName, PageOffset, Pages, ProcRef, Prot } from './fields.js'
-import { defineOp, journalEntry, processOf } from './op.js'
-
-/** The named file of an op (ENOENT when there is none). */
-export function fileNamed (k: KernelState, name: string): NonNullable<MmapArgs['mapping']> {
-  const f = k.files.get(name)
-  if (f === undefined) throw new NotFoundError(`no file named "${name}"`, 'ENOENT', { name })
-  return f
-}
+import { defineOp, journalEntry } from './op.js'
 
 const fields = {
   ...ProcRef,
   addr: Address.optional().meta({ description: 'Where to map; without it the kernel picks (get_unmapped_area)' }),
-  fixed: z.enum(['noreplace', 'replace', 'hint']).optional().meta({ description: 'How addr is used: MAP_FIXED_NOREPLACE (default), MAP_FIXED, or a hint' }),
+  fixed: z.enum(['noreplace', 'replace', 'hint']).optional().meta({ description: 'How addr is used: MAP_FIXED_NOREPLACE (default), MAP_FIXED, or a hint', default: 'noreplace' }),
   pages: Pages,
-  prot: Prot.optional().meta({ description: 'Protection (default rw)' }),
-  shared: z.boolean().optional().meta({ description: 'MAP_SHARED (default false: MAP_PRIVATE)' }),
+  prot: Prot.optional().meta({ description: 'Protection (default rw)', default: 'rw' }),
+  shared: z.boolean().optional().meta({ description: 'MAP_SHARED (default false: MAP_PRIVATE)', default: false }),
   kind: z.enum(['anon', 'file']).optional().meta({ description: 'The scenario format\'s kind: anon ignores file; file needs it' }),
   file: FileName.optional().meta({ description: 'File to map; without it the mapping is anonymous' }),
-  offset: PageOffset.optional().meta({ description: 'File offset in pages (default 0)' })
+  offset: PageOffset.optional().meta({ description: 'File offset in pages (default 0)', default: 0 })
 }
 
 /** mmap: anonymous or file, private or shared, at a fixed address or where the kernel chooses. */
@@ -32,8 +25,8 @@ export const mmapOp = defineOp({
   cause: 'mmap',
   fields,
   check (k, a) {
-    const mm = processOf(k, a)
     if (a.kind === 'file' && a.file === undefined) throw new InvalidArgumentError('a file mapping names its file')
+    const mm = processOf(k, a)
     const fileName = a.kind === 'anon' ? undefined : a.file
     const args: MmapArgs = {
       addr: a.addr === undefined ? undefined : addressArg(a.addr),

@@ -1,7 +1,8 @@
+import { processOf } from '../lookup.js'
 import { checkMprotect, doMprotect } from '../mprotect.js'
 import { parseProt } from '../vma.js'
 import { Address, addressArg, Pages, ProcRef, Prot } from './fields.js'
-import { defineOp, processOf } from './op.js'
+import { defineOp } from './op.js'
 
 /** mprotect: new protection for a range (VMAs split at its edges and merge again where they can). */
 export const mprotectOp = defineOp({

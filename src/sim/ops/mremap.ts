@@ -1,7 +1,8 @@
 import { z } from 'zod'
+import { processOf } from '../lookup.js'
 import { checkMremap, doMremap, type MremapArgs } from '../mremap.js'
 import { Address, addressArg, Pages, ProcRef } from './fields.js'
-import { defineOp, processOf } from './op.js'
+import { defineOp } from './op.js'
 
 /** mremap: shrink, grow in place, or move (the PTEs move; pgoff is kept). */
 export const mremapOp = defineOp({
@@ -13,7 +14,7 @@ export const mremapOp = defineOp({
     pages: Pages,
     newPages: Pages,
     newAddr: Address.optional().meta({ description: 'MREMAP_FIXED destination (must not overlap the old range)' }),
-    mayMove: z.boolean().optional().meta({ description: 'MREMAP_MAYMOVE (default true)' })
+    mayMove: z.boolean().optional().meta({ description: 'MREMAP_MAYMOVE (default true)', default: true })
   },
   check (k, a) {
     const mm = processOf(k, a)

@@ -1,7 +1,8 @@
 import { PAGE_SIZE } from '../constants.js'
+import { processOf } from '../lookup.js'
 import { checkMunmap, doMunmap } from '../mmap.js'
 import { Address, addressArg, Pages, ProcRef } from './fields.js'
-import { defineOp, processOf } from './op.js'
+import { defineOp } from './op.js'
 
 /** munmap: the range's PTEs and VMAs go (VMAs are split at its edges). */
 export const munmapOp = defineOp({

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { hex } from '../constants.js'
-import { InvalidArgumentError, NotFoundError, type SimError } from '../errors.js'
+import type { SimError } from '../errors.js'
 import type { KernelState } from '../kernel-state.js'
 import type { Mm } from '../mm.js'
 import { Address, addressArg } from './fields.js'
@@ -47,6 +47,12 @@ type DefInput<N extends string, F extends z.ZodRawShape, P extends OpPlan, R> = 
   mutates?: boolean
 }
 
+/**
+ * A definition as the generic machinery holds it (the table's lookup, Simulator.run): its own field,
+ * plan and result types are what its check and apply were checked against where it was defined.
+ */
+export const erase = (def: Pick<OpDef, 'name' | 'cause' | 'mutates'>): OpDef => def as OpDef
+
 /** An op definition from its parts; its schemas are built from `fields`. */
 export function defineOp<const N extends string, F extends z.ZodRawShape, P extends OpPlan, R> (def: DefInput<N, F, P, R>): OpDef<N, F, P, R> {
   return {
@@ -57,14 +63,15 @@ export function defineOp<const N extends string, F extends z.ZodRawShape, P exte
   }
 }
 
-/** Keys of an op's fields that hold addresses (they are journaled in hex). */
+/** Keys of an op's fields that hold addresses (Address, optional or not): hex when the journal is read. */
 const addressKeys = new WeakMap<z.ZodRawShape, string[]>()
 function addressFieldsOf (shape: z.ZodRawShape): string[] {
   let keys = addressKeys.get(shape)
   if (keys === undefined) {
     keys = Object.keys(shape).filter((key) => {
-      const field = shape[key]
-      return field === Address || (field instanceof z.ZodOptional && field.unwrap() === Address)
+      let field: z.core.$ZodType = shape[key]
+      while (field instanceof z.ZodOptional || field instanceof z.ZodNullable || field instanceof z.ZodDefault) field = field.unwrap()
+      return field === Address
     })
     addressKeys.set(shape, keys)
   }
@@ -96,21 +103,4 @@ export function wireJournalOp (entry: JournalOp, shape: z.ZodRawShape): JournalO
     if (key !== 'op') out[key] = addresses.includes(key) && typeof v === 'number' ? hex(v) : v
   }
   return out
-}
-
-/** The live process an op names, by pid or by name (ESRCH when there is none). */
-export function processOf (k: KernelState, ref: { pid?: number, proc?: string }): Mm {
-  if (ref.pid !== undefined) {
-    const mm = k.processes.get(ref.pid)
-    if (mm === undefined) throw new NotFoundError(`no process with pid ${ref.pid}`, 'ESRCH', { pid: ref.pid })
-    return mm
-  }
-  if (ref.proc !== undefined) return processNamed(k, ref.proc)
-  throw new InvalidArgumentError('the op names no process (pid or proc)')
-}
-
-/** The live process with this name (ESRCH when there is none). */
-export function processNamed (k: KernelState, name: string): Mm {
-  for (const mm of k.processes.values()) if (mm.name === name) return mm
-  throw new NotFoundError(`no live process named "${name}"`, 'ESRCH', { name })
 }

@@ -1,8 +1,9 @@
 import { TASK_SIZE, pageDown } from '../constants.js'
 import { InvalidArgumentError } from '../errors.js'
+import { processOf } from '../lookup.js'
 import { pteMapped, ptePfn } from '../pte.js'
 import { Address, addressArg, ProbeLabel, ProcRef } from './fields.js'
-import { defineOp, processOf } from './op.js'
+import { defineOp } from './op.js'
 
 /**
  * probe (scenarios): which frame the page at `addr` maps right now, noted under the label `as`; a

@@ -1,5 +1,5 @@
 import { ConflictError } from '../errors.js'
-import { spawn } from '../fork.js'
+import { checkSpawn, spawn } from '../fork.js'
 import type { KernelState } from '../kernel-state.js'
 import { processView } from '../views.js'
 import { ProcName } from './fields.js'
@@ -23,6 +23,7 @@ export const spawnOp = defineOp({
   },
   check (k, a) {
     checkNameFree(k, a.name ?? a.proc)
+    checkSpawn(k)
     return {}
   },
   apply: (k, a) => processView(spawn(k, a.name ?? a.proc ?? null)),

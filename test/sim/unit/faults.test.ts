@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ZERO_PFN } from '../../../src/sim/index.js'
+import { ZERO_PFN, applyOp } from '../../../src/sim/index.js'
 import { A, B, MODELS_UNDER_TEST, PAGE, clean, fingerprint, mustPfn, pteAt, rejects, setup } from './fixtures/helpers.js'
 
 /** Every fault path of access(), one test each, for both models unless the models differ. */
@@ -318,7 +318,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     rejects(t, s, () => s.read({ pid, addr: -1 }), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'negative address')
     rejects(t, s, () => s.read({ pid, addr: 2 ** 47 }), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'non-canonical address')
     rejects(t, s, () => s.read({ pid, addr: 1.5 }), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'EFAULT' }, 'fractional address')
-    rejects(t, s, () => s.apply({ op: 'poke', pid, addr: A }), { name: 'InvalidArgumentError', code: 'invalid_argument' }, 'unknown op')
+    rejects(t, s, () => applyOp(s, { op: 'poke', pid, addr: A }), { name: 'InvalidArgumentError', code: 'invalid_argument' }, 'unknown op')
     rejects(t, s, () => s.read({ pid: 99, addr: A }), { name: 'NotFoundError', code: 'not_found', errno: 'ESRCH' }, 'unknown pid')
     clean(t, s)
   })

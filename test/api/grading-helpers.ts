@@ -6,7 +6,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { call, type TestSession } from '../helper.js'
 import { Rng } from '../sim/helpers/prng.js'
-import type { Truth, TruthFrame } from '../../src/sim/scenario.js'
+import type { Truth, TruthFrame, TruthVma } from '../../src/sim/scenario.js'
 import { allFrames, allPtes, req } from './api-helpers.js'
 
 export const KERNELS = ['2.6.11', '6.18'] as const
@@ -116,14 +116,26 @@ export async function truthOverHttp (app: FastifyInstance, s: TestSession, proce
   const frames: TruthFrame[] = []
   const zeroMappings: Array<{ proc: string, addr: string }> = []
   const ptes: Record<string, Record<string, string>> = {}
+  const swap: Record<string, Record<string, string>> = {}
+  const slots = new Map<number, string>()
+  const vmas: Record<string, TruthVma[]> = {}
   for (const proc of order) {
     const pid = processes[proc]
     ptes[proc] = {}
+    swap[proc] = {}
+    vmas[proc] = []
     const detail = await req(app, s, 'GET', `/processes/${pid}`)
-    for (const vma of detail.vmaList as Array<{ start: string, end: string }>) {
+    for (const vma of detail.vmaList as VmaReply[]) {
       const start = Number(BigInt(vma.start))
       if (start < window[0] || start >= window[1]) continue
+      vmas[proc].push(mapsLine(vma))
       for (const e of await allPtes(app, s, pid, vma.start, vma.end)) {
+        if (e.pte.kind === 'swap') {
+          const slot = e.pte.swapOffset as number
+          if (!slots.has(slot)) slots.set(slot, `S${slots.size}`)
+          swap[proc][e.addr] = slots.get(slot) as string
+          continue
+        }
         if (e.pte.kind !== 'present' && e.pte.kind !== 'protnone') continue
         const pfn = e.pte.pfn as number
         let name = names.get(pfn)
@@ -132,11 +144,11 @@ export async function truthOverHttp (app: FastifyInstance, s: TestSession, proce
           names.set(pfn, name)
           const f = await req(app, s, 'GET', `/frames/${pfn}`)
           if (f.kind === 'zero') {
-            frames.push({ frame: name, kind: 'zero', mapcount: 0, kpagecount: 0, mappings: zeroMappings })
+            frames.push({ frame: name, kind: 'zero', mapcount: 0, kpagecount: 0, mappings: zeroMappings, swapcache: false })
           } else {
             const r = await req(app, s, 'GET', `/frames/${pfn}/rmap`)
             const mappings = (r.mappings as Array<{ pid: number, addr: string }>).map((m) => ({ proc: nameOfPid.get(m.pid) ?? `pid${m.pid}`, addr: m.addr }))
-            frames.push({ frame: name, kind: f.kind === 'anon' ? 'anon' : 'file', mapcount: f.mapcount, kpagecount: f.mapcount, mappings })
+            frames.push({ frame: name, kind: f.kind === 'anon' ? 'anon' : 'file', mapcount: f.mapcount, kpagecount: f.mapcount, mappings, swapcache: (f.flags as string[]).includes('swapcache') })
           }
         }
         if (frames.find((x) => x.frame === name)?.kind === 'zero') zeroMappings.push({ proc, addr: e.addr })
@@ -145,7 +157,17 @@ export async function truthOverHttp (app: FastifyInstance, s: TestSession, proce
     }
   }
   for (const f of frames) if (f.kind === 'zero') f.mapcount = f.mappings.length
-  return { processes: order, frames, ptes, probes: { same: probes.same, unmapped: probes.unmapped } }
+  return { processes: order, frames, ptes, probes: { same: probes.same, unmapped: probes.unmapped }, swap, vmas }
+}
+
+interface VmaReply { start: string, end: string, pgoff: number, flags: string[], file: string | null, fileKind: 'file' | 'shmem' | null }
+
+/** A VMA of GET /processes/:pid as /proc/PID/maps shows it: perms rwx and s/p, offset and name of a file. */
+function mapsLine (v: VmaReply): TruthVma {
+  const has = (flag: string): boolean => v.flags.includes(flag)
+  const perms = (has('read') ? 'r' : '-') + (has('write') ? 'w' : '-') + (has('exec') ? 'x' : '-') + (has('mayshare') ? 's' : 'p')
+  const file = v.fileKind === 'file' ? v.file : null
+  return { start: v.start, end: v.end, perms, offset: file === null ? null : v.pgoff, file }
 }
 
 /** Probe groups in a canonical order (each group sorted, groups sorted). */

@@ -27,3 +27,28 @@ for (const [set, scenDir, truthDir] of sets) {
     }
   })
 }
+
+t.test('rules 6-8 of the comparison catch a wrong VMA list, swap sharing or frame flag', async (t) => {
+  const file = '27-adjacent-mmaps-merge.json'
+  const scenario = JSON.parse(readFileSync(join(root, 'scenarios', file), 'utf8')) as Scenario
+  const truth = JSON.parse(readFileSync(join(root, 'linux-6.18', file), 'utf8')) as Truth
+  const sim = new Simulator({ version: '6.18' })
+  const { order, probes } = runScenario(sim, scenario)
+  const actual = truthOf(sim, order, probes, scenario.window)
+  t.same(compareTruth(truth, actual), [])
+  const split = structuredClone(actual)
+  const first = split.vmas?.P[0]
+  if (first === undefined) throw new Error('no VMA')
+  split.vmas?.P.splice(0, 1, { ...first, end: '0x10010000' }, { ...first, start: '0x10010000' })
+  t.match(compareTruth(truth, split), [/P VMAs: Linux \[0x1000e000-0x10014000 rw-p -@null/], 'a VMA split in two')
+  const perms = structuredClone(actual)
+  if (perms.vmas !== undefined) perms.vmas.P[1].perms = 'rw-p'
+  t.match(compareTruth(truth, perms), [/P VMAs/], 'private where Linux has shared')
+  const flagged = structuredClone(actual)
+  flagged.frames[0].swapcache = true
+  t.match(compareTruth(truth, flagged), [/swapcache true, Linux says false/])
+  const withSwap: Truth = { ...structuredClone(truth), swap: { P: { '0x10010000': 'S0', '0x10011000': 'S0' } } }
+  const otherSlots = { ...structuredClone(actual), swap: { P: { '0x10010000': 'S0', '0x10011000': 'S1' } } }
+  t.match(compareTruth(withSwap, otherSlots).join('\n'), /does not correspond one to one/, 'two PTEs on one slot in Linux, two slots here')
+  t.match(compareTruth(withSwap, actual).join('\n'), /Linux has swap entry S0, the simulator none/)
+})

@@ -6,7 +6,7 @@ import { Vma, vmaOut } from '../schemas/processes.js'
 import { tagSim } from '../src/plugins/session-auth.js'
 import { SignalError } from '../src/sim/index.js'
 
-/** A process's address space: mmap, munmap, mprotect, mremap, madvise, and memory accesses. */
+/** A process's address space: mmap, munmap, mprotect, mremap, madvise, mlock, munlock, and memory accesses. */
 const memoryRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/processes/:pid/mmap', {
     schema: { operationId: 'mmap', tags: ['address space'], summary: 'mmap: anonymous or file, private or shared, at a fixed address or where the kernel chooses', params: PidParams, body: MmapBody, response: { 201: Vma, ...errors(400, 401, 404, 409, 413, 415, 429, 503) } }
@@ -31,9 +31,31 @@ const memoryRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => ({ addr: toHex(tagSim(request).mremap({ pid: request.params.pid, ...request.body }).addr) }))
 
   app.post('/processes/:pid/madvise', {
-    schema: { operationId: 'madvise', tags: ['address space'], summary: 'madvise(MADV_DONTNEED) a range', params: PidParams, body: MadviseBody, response: { 200: Empty, ...errors(400, 401, 404, 413, 415, 429, 503) } }
+    schema: {
+      operationId: 'madvise',
+      tags: ['address space'],
+      summary: 'madvise a range: dontneed (zap), dontfork/dofork, wipeonfork/keeponfork, populate_read/populate_write',
+      description: 'A kernel model without the advice (2.6.11 has none but dontneed) answers 422 unsupported, naming the version that added it.',
+      params: PidParams,
+      body: MadviseBody,
+      response: { 200: Empty, ...errors(400, 401, 404, 413, 415, 422, 429, 503) }
+    }
   }, async (request) => {
     tagSim(request).madvise({ pid: request.params.pid, ...request.body })
+    return { ok: true as const }
+  })
+
+  app.post('/processes/:pid/mlock', {
+    schema: { operationId: 'mlock', tags: ['address space'], summary: 'mlock a range: VM_LOCKED, faulted in at once, its pages kept from reclaim', params: PidParams, body: RangeBody, response: { 200: Empty, ...errors(400, 401, 404, 413, 415, 429, 503) } }
+  }, async (request) => {
+    tagSim(request).mlock({ pid: request.params.pid, ...request.body })
+    return { ok: true as const }
+  })
+
+  app.post('/processes/:pid/munlock', {
+    schema: { operationId: 'munlock', tags: ['address space'], summary: 'munlock a range: VM_LOCKED off, its pages evictable again', params: PidParams, body: RangeBody, response: { 200: Empty, ...errors(400, 401, 404, 413, 415, 429, 503) } }
+  }, async (request) => {
+    tagSim(request).munlock({ pid: request.params.pid, ...request.body })
     return { ok: true as const }
   })
 

@@ -6,7 +6,7 @@ import { Mm } from './mm.js'
 import type { PteTable } from './page-table.js'
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_PROTNONE, PTE_RW, SWP_EXCLUSIVE } from './pte.js'
 import { linkVma, unlinkVma } from './vma-ops.js'
-import { isCowMapping, type Vma } from './vma.js'
+import { VM, isCowMapping, type Vma } from './vma.js'
 
 /** fork, spawn and exit: kernel/fork.c dup_mmap(), mm/memory.c copy_page_range(), mm/mmap.c exit_mmap(). */
 
@@ -39,7 +39,9 @@ export function checkFork (k: KernelState, parent: Mm): void {
 
 /**
  * dup_mmap(): the child gets a copy of every VMA (linked to the parent's anon_vmas by the model) and,
- * where the model says so, a copy of its PTEs (checkFork first).
+ * where the model says so, a copy of its PTEs (checkFork first). A VM_DONTCOPY VMA is left out; a
+ * VM_WIPEONFORK one starts clean (no anon_vma, no PTEs: "a clean slate in the child"); the child's
+ * VMAs are not VM_LOCKED (vm_flags_clear(tmp, VM_LOCKED_MASK); 2.6.11: tmp->vm_flags &= ~VM_LOCKED).
  */
 export function fork (k: KernelState, parent: Mm, name: string | null): Mm {
   const child = new Mm(k.nextPid++, parent.pid, name, k.tables)
@@ -47,12 +49,14 @@ export function fork (k: KernelState, parent: Mm, name: string | null): Mm {
   k.processes.set(child.pid, child)
   if (k.events.active) k.events.emit({ type: 'process.forked', cause: k.cause, pid: parent.pid, parent: parent.pid, child: child.pid })
   for (const vma of parent.vmas) {
-    const tmp = k.newVma(child, vma.start, vma.end, vma.pgoff, vma.flags, vma.mapping)
+    if ((vma.flags & VM.DONTCOPY) !== 0) continue
+    const wipe = (vma.flags & VM.WIPEONFORK) !== 0
+    const tmp = k.newVma(child, vma.start, vma.end, vma.pgoff, vma.flags & ~VM.LOCKED, vma.mapping)
     tmp.file = vma.file
-    k.model.anonVmaFork(k, tmp, vma)
+    if (!wipe) k.model.anonVmaFork(k, tmp, vma)
     linkVma(k, tmp)
     k.emitVma('vma.created', tmp)
-    if (k.model.forkCopiesPtes(vma)) copyPageRange(k, child, tmp, parent, vma)
+    if (!wipe && k.model.forkCopiesPtes(vma)) copyPageRange(k, child, tmp, parent, vma)
   }
   return child
 }

@@ -31,7 +31,9 @@ export const PG = {
   /** PG_anon_exclusive (modern kernels): this process's page, not shared through fork. */
   anonExclusive: 1 << 19,
   /** PageTable(): the frame holds a page-table page. */
-  table: 1 << 20
+  table: 1 << 20,
+  /** PG_mlocked: a VM_LOCKED VMA maps the page (2.6.28+; reclaim leaves it alone). */
+  mlocked: 1 << 21
 } as const
 export type PageFlagName = keyof typeof PG
 export const PAGE_FLAG_NAMES = Object.keys(PG) as PageFlagName[]

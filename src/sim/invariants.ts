@@ -3,6 +3,7 @@ import { PFN_BASE, PG, ZERO_PFN, fileMapping, mappingId, mappingIsAnon } from '.
 import type { KernelState } from './kernel-state.js'
 import { pteIsMigration, pteIsSwap, pteMapped, ptePfn, swpOffset } from './pte.js'
 import { rmapWalk } from './rmap.js'
+import { VM } from './vma.js'
 
 export interface InvariantReport {
   ok: boolean
@@ -22,6 +23,8 @@ export function checkInvariants (k: KernelState): InvariantReport {
   const violations: string[] = []
   const fail = (msg: string): void => { if (violations.length < MAX_VIOLATIONS) violations.push(msg) }
   const mappers = new Map<number, string[]>()
+  /** Pages a VM_LOCKED VMA maps: exactly the mlocked ones, where the model keeps PG_mlocked. */
+  const lockedPfns = new Set<number>()
   const swapRefs = new Map<number, number>()
   const tablePfns = new Set<number>()
   let ptes = 0; let swapEntries = 0; let vmaCount = 0; let walks = 0
@@ -56,6 +59,7 @@ export function checkInvariants (k: KernelState): InvariantReport {
             const list = mappers.get(pfn) ?? []
             list.push(`${mm.pid}:${addr}`)
             mappers.set(pfn, list)
+            if ((vma.flags & VM.LOCKED) !== 0) lockedPfns.add(pfn)
             const kind = k.frameKind(pfn)
             if (kind === 'anon') rss.anon++
             else if (kind === 'shmem') rss.shmem++
@@ -98,6 +102,16 @@ export function checkInvariants (k: KernelState): InvariantReport {
       if (!avc.vma.mm.vmas.includes(avc.vma) || !k.processes.has(avc.vma.mm.pid)) fail(`anon_vma #${av.id} links a dead ${avc.vma}`)
     }
     for (const vma of av.vmas) if (!vma.mm.vmas.includes(vma)) fail(`anon_vma #${av.id} lists a dead ${vma}`)
+  }
+
+  // mlocked pages are exactly those a VM_LOCKED VMA maps.
+  if (k.model.tracksMlock) {
+    for (let pfn = PFN_BASE + 1; pfn < k.frames.pfnLimit; pfn++) {
+      const mlocked = (k.frames.flags[pfn - PFN_BASE] & PG.mlocked) !== 0
+      if (mlocked !== lockedPfns.has(pfn)) fail(`PFN ${pfn} is ${mlocked ? '' : 'not '}mlocked but ${lockedPfns.has(pfn) ? 'a VM_LOCKED VMA maps it' : 'no VM_LOCKED VMA maps it'}`)
+    }
+  } else {
+    for (let pfn = PFN_BASE + 1; pfn < k.frames.pfnLimit; pfn++) if ((k.frames.flags[pfn - PFN_BASE] & PG.mlocked) !== 0) fail(`PFN ${pfn} is mlocked in a kernel without PG_mlocked`)
   }
 
   // Frames.

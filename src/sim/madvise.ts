@@ -1,24 +1,82 @@
-import { PAGE_SIZE } from './constants.js'
+import { PAGE_SIZE, hex } from './constants.js'
+import { InvalidArgumentError, UnsupportedError } from './errors.js'
 import type { KernelState } from './kernel-state.js'
+import { populateRange } from './gup.js'
 import { zapRange } from './memory.js'
-import { checkPages, checkUserRange } from './mmap.js'
+import { checkPages, checkUserRange, ensureVmaRoom } from './mmap.js'
 import type { Mm } from './mm.js'
 import { checkFullyMapped } from './mprotect.js'
+import { modifyVmaFlags } from './vma-ops.js'
+import { VM, type Vma } from './vma.js'
 
-/** madvise: mm/madvise.c. Only MADV_DONTNEED changes rmap state, so only it is modelled. */
-export type Advice = 'dontneed'
+/**
+ * madvise: mm/madvise.c. The advices that change rmap state or what fork does: MADV_DONTNEED (zap),
+ * MADV_DONTFORK / MADV_DOFORK (VM_DONTCOPY), MADV_WIPEONFORK / MADV_KEEPONFORK (VM_WIPEONFORK), and
+ * MADV_POPULATE_READ / MADV_POPULATE_WRITE (fault the range in as GUP does).
+ */
+export const ADVICES = ['dontneed', 'dontfork', 'dofork', 'wipeonfork', 'keeponfork', 'populate_read', 'populate_write'] as const
+export type Advice = typeof ADVICES[number]
 
-export function checkMadvise (mm: Mm, addr: number, pages: number): void {
-  checkPages(pages, 'madvise')
-  checkUserRange(addr, pages * PAGE_SIZE, 'madvise')
-  checkFullyMapped(mm, addr, addr + pages * PAGE_SIZE, 'madvise')
+/** The kernel feature an advice is, by the name of its constant (kernels that lack one refuse it). */
+export const adviceFeature = (advice: Advice): string => `MADV_${advice.toUpperCase()}`
+
+/** Advices that set or clear a VMA flag (madvise_update_vma). */
+const FLAG_ADVICES: Partial<Record<Advice, { set?: number, clear?: number }>> = {
+  dontfork: { set: VM.DONTCOPY },
+  dofork: { clear: VM.DONTCOPY },
+  wipeonfork: { set: VM.WIPEONFORK },
+  keeponfork: { clear: VM.WIPEONFORK }
+}
+
+/** The kernel model has the advice, or UnsupportedError naming the version that added it. */
+export function checkAdviceSupported (k: KernelState, advice: Advice): void {
+  const feature = adviceFeature(advice)
+  const since = k.model.missingFeatures[feature]
+  if (since !== undefined) {
+    throw new UnsupportedError(`madvise(${feature}) is not in Linux ${k.model.version}: it came in ${since}`, 'EINVAL', { advice, feature, addedIn: since })
+  }
 }
 
 /**
- * madvise_dontneed_single_vma() -> zap_page_range_single(): the PTEs go; anonymous pages are freed with
- * their last mapping, page-cache pages stay cached, and the next touch faults afresh.
+ * madvise_behavior_valid() and the per-VMA checks, before anything changes: the range mapped without
+ * holes (ENOMEM), dontneed not on an mlocked VMA (madvise_dontneed_free_valid_vma: EINVAL),
+ * wipeonfork on private anonymous memory only (EINVAL), populate only where GUP may fault
+ * (check_vma_flags with FOLL_MADV_POPULATE: EINVAL; a page past the end of its file: EFAULT), room for
+ * the VMA splits and the frames a populate may take.
  */
-export function doMadvise (k: KernelState, mm: Mm, addr: number, pages: number, _advice: Advice): void {
+export function checkMadvise (k: KernelState, mm: Mm, addr: number, pages: number, advice: Advice): void {
+  checkAdviceSupported(k, advice)
+  checkPages(pages, 'madvise')
+  checkUserRange(addr, pages * PAGE_SIZE, 'madvise')
   const hi = addr + pages * PAGE_SIZE
-  for (const vma of mm.vmasIn(addr, hi)) zapRange(k, mm, vma, Math.max(addr, vma.start), Math.min(hi, vma.end))
+  const vmas = checkFullyMapped(mm, addr, hi, 'madvise')
+  const bad = (vma: Vma, why: string, errno = 'EINVAL'): never => {
+    throw new InvalidArgumentError(`madvise(${adviceFeature(advice)}): ${why} at [${hex(vma.start)}, ${hex(vma.end)})`, errno, { advice, start: vma.start, end: vma.end })
+  }
+  for (const vma of vmas) {
+    if (advice === 'dontneed' && (vma.flags & VM.LOCKED) !== 0) bad(vma, 'the VMA is mlocked')
+    if (advice === 'wipeonfork' && (vma.mapping !== null || vma.isShared)) bad(vma, 'only private anonymous memory can be wiped on fork')
+    if (advice === 'populate_read' || advice === 'populate_write') {
+      const write = advice === 'populate_write'
+      if ((vma.flags & (write ? VM.WRITE : VM.READ)) === 0) bad(vma, write ? 'the VMA is not writable' : 'the VMA is not readable')
+      const end = Math.min(hi, vma.end)
+      if (vma.mapping !== null && vma.linearPageIndex(end - PAGE_SIZE) >= vma.mapping.pages) bad(vma, `pages past the end of ${vma.mapping.name} would take SIGBUS`, 'EFAULT')
+    }
+  }
+  if (FLAG_ADVICES[advice] !== undefined) ensureVmaRoom(k, mm, (vmas[0].start < addr ? 1 : 0) + (vmas[vmas.length - 1].end > hi ? 1 : 0))
+  if (advice === 'populate_read' || advice === 'populate_write') k.frames.ensureAvailable(pages + mm.pgtable.tablesNeeded(addr, hi), 'madvise populate')
+}
+
+export function doMadvise (k: KernelState, mm: Mm, addr: number, pages: number, advice: Advice): void {
+  const hi = addr + pages * PAGE_SIZE
+  const flags = FLAG_ADVICES[advice]
+  if (flags !== undefined) {
+    modifyVmaFlags(k, mm, addr, hi, (vma) => (vma.flags | (flags.set ?? 0)) & ~(flags.clear ?? 0))
+  } else if (advice === 'dontneed') {
+    // madvise_dontneed_single_vma() -> zap_page_range_single(): the PTEs go; anonymous pages are freed
+    // with their last mapping, page-cache pages stay cached, and the next touch faults afresh.
+    for (const vma of mm.vmasIn(addr, hi)) zapRange(k, mm, vma, Math.max(addr, vma.start), Math.min(hi, vma.end))
+  } else {
+    populateRange(k, mm, addr, hi, advice === 'populate_write' ? 'write' : 'read')
+  }
 }

@@ -10,6 +10,7 @@ import {
   PTE_ACCESSED, PTE_DIRTY, PTE_NX, PTE_PRESENT, PTE_RW, PTE_SPECIAL, SWP_EXCLUSIVE, makePte, pteBits, pteDirty, pteIsSwap,
   pteMapped, ptePfn, pteWrite, setBits, swpOffset
 } from './pte.js'
+import { mlockUpdate } from './rmap.js'
 import { deleteFromSwapCache, freeSwapAndCache } from './swap-cache.js'
 import { VM, VM_ACCESS_FLAGS, type Vma } from './vma.js'
 
@@ -160,7 +161,18 @@ export function handleMmFault (k: KernelState, check: FaultCheck, op: AccessOp):
   const after = vmf.leaf.ptes[vmf.slot]
   vmf.pteAfter = after
   vmf.pfn = pteMapped(after) ? ptePfn(after) : undefined
+  if ((vmf.vma.flags & VM.LOCKED) !== 0 && k.model.tracksMlock) mlockFaulted(vmf)
   return vmf
+}
+
+/**
+ * A fault in a VM_LOCKED VMA: the page it mapped is mlocked (mlock_new_folio / mlock_vma_folio from
+ * the rmap add), and a page it replaced lost a locked mapping (munlock_vma_folio).
+ */
+function mlockFaulted (vmf: VmFault): void {
+  const { k } = vmf
+  if (vmf.pfn !== undefined && vmf.pfn !== ZERO_PFN) k.setPageFlags(vmf.pfn, PG.mlocked)
+  if (vmf.copiedFrom !== undefined) mlockUpdate(k, vmf.copiedFrom)
 }
 
 /** Whether the MMU completes the access without a fault: present, and writable / executable as needed. */
@@ -349,6 +361,9 @@ function doSwapPage (vmf: VmFault): void {
  * reference (a dirty PTE dirties a file page first), a swap entry its swap reference.
  */
 export function zapRange (k: KernelState, mm: Mm, vma: Vma, lo: number, hi: number): void {
+  // folio_remove_rmap_ptes() -> munlock_vma_folio(): a page unmapped from a VM_LOCKED VMA is munlocked
+  // unless another locked VMA still maps it.
+  const locked = (vma.flags & VM.LOCKED) !== 0 && k.model.tracksMlock
   mm.pgtable.forEachLeaf(lo, hi, (leaf, from, to, base) => {
     const ptes = leaf.ptes
     for (let i = from; i < to; i++) {
@@ -367,6 +382,7 @@ export function zapRange (k: KernelState, mm: Mm, vma: Vma, lo: number, hi: numb
         }
         k.unmapPage(pfn)
         k.putPage(pfn)
+        if (locked) mlockUpdate(k, pfn)
         // free_pages_and_swap_cache() -> free_swap_cache(): an anonymous page left only in the swap
         // cache, with no swap entry using its slot, leaves the cache (and is freed).
         if (anon && k.refcount(pfn) > 0 && k.mapcount(pfn) === 0 && (k.pageFlags(pfn) & PG.swapcache) !== 0) {

@@ -6,7 +6,7 @@ import { checkPages, ensureVmaRoom, checkUserRange } from './mmap.js'
 import type { Mm } from './mm.js'
 import { vmPageProt, wantsWriteNotify } from './prot.js'
 import { PTE_ACCESSED, PTE_DIRTY, PTE_RW, PTE_SPECIAL, pteMapped, ptePfn } from './pte.js'
-import { splitVma, tryMerge } from './vma-ops.js'
+import { modifyVmaFlags } from './vma-ops.js'
 import { VM, VM_ACCESS_FLAGS, type Vma } from './vma.js'
 
 /** mprotect: mm/mprotect.c do_mprotect_pkey(), mprotect_fixup(), change_pte_range(). */
@@ -36,10 +36,7 @@ export function checkMprotect (k: KernelState, mm: Mm, addr: number, pages: numb
 const KEEP = PTE_ACCESSED | PTE_DIRTY | PTE_SPECIAL
 
 export function doMprotect (k: KernelState, mm: Mm, addr: number, pages: number, protFlags: number): void {
-  const hi = addr + pages * PAGE_SIZE
-  for (const vma of mm.vmasIn(addr, hi)) {
-    // A VMA merged into the previous one already carries the new flags.
-    if (!mm.vmas.includes(vma)) continue
+  modifyVmaFlags(k, mm, addr, addr + pages * PAGE_SIZE, (vma) => {
     let newFlags = (vma.flags & ~VM_ACCESS_FLAGS) | protFlags
     // mprotect_fixup(): a private mapping made writable is charged (VM_ACCOUNT); one made read-only
     // keeps the charge, except anonymous memory that never had a page (modern kernels).
@@ -48,27 +45,8 @@ export function doMprotect (k: KernelState, mm: Mm, addr: number, pages: number,
     } else if ((vma.flags & VM.ACCOUNT) !== 0 && k.model.mprotectUnaccountsUntouchedAnon && vma.mapping === null && vma.anonVma === null) {
       newFlags &= ~VM.ACCOUNT
     }
-    if (newFlags === vma.flags) continue
-    let target = vma
-    if (target.start < addr) splitVma(k, target, addr, true)
-    if (target.end > hi) splitVma(k, target, hi, false)
-    target.flags = newFlags
-    k.emitVma('vma.changed', target)
-    changeProtection(k, mm, target)
-    const i = mm.vmas.indexOf(target)
-    const merged = tryMerge(k, mm, {
-      start: target.start,
-      end: target.end,
-      pgoff: target.pgoff,
-      flags: target.flags,
-      mapping: target.mapping,
-      file: target.file,
-      anonVma: target.anonVma,
-      src: target,
-      cloneFrom: target
-    }, mm.vmas[i - 1], mm.vmas[i + 1])
-    if (merged !== null) target = merged
-  }
+    return newFlags
+  }, (vma) => { changeProtection(k, mm, vma) })
 }
 
 /**

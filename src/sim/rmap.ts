@@ -11,7 +11,7 @@ import {
   SWP_TAG_MIGRATION, clearBits, makePte, makeSwapPte, pteBits, pteDirty, pteMapped, ptePfn, pteWrite, pteYoung
 } from './pte.js'
 import { addToSwap, deleteFromSwapCache } from './swap-cache.js'
-import type { Vma } from './vma.js'
+import { VM, type Vma } from './vma.js'
 import { vmPageProt } from './prot.js'
 import { levelView, mappingView, type LevelView, type MappingView } from './views.js'
 
@@ -187,6 +187,11 @@ export function tryToUnmap (k: KernelState, pfn: number): UnmapResult {
   let failed: string | undefined
   rmapWalk(k, pfn, (m) => {
     const pte = m.leaf.ptes[m.slot]
+    // try_to_unmap_one(): a VM_LOCKED mapping ends the walk (6.18 walk_abort, 2.6.11 SWAP_FAIL).
+    if ((m.vma.flags & VM.LOCKED) !== 0) {
+      failed = `pid ${m.pid} maps it at ${hex(m.addr)} in an mlocked VMA: try_to_unmap_one does not unmap it`
+      return false
+    }
     if (k.model.unmapRefusesYoung && pteYoung(pte)) {
       k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, clearBits(pte, PTE_ACCESSED))
       failed = `the PTE of pid ${m.pid} at ${hex(m.addr)} was young (recently used): try_to_unmap_one refused and cleared it`
@@ -321,4 +326,23 @@ export function evictFile (k: KernelState, space: AddressSpace): { evicted: Arra
     evicted.push({ index, pfn })
   }
   return { evicted, kept }
+}
+
+/**
+ * PG_mlocked as the page's mappings say: set while any VM_LOCKED VMA maps it (the count of mlocked
+ * mappings in folio->mlock_count, read off the rmap here, as try_to_munlock() did in 2.6.28 to 5.x).
+ * The zero page is never mlocked.
+ */
+export function mlockUpdate (k: KernelState, pfn: number): void {
+  if (!k.model.tracksMlock || pfn === ZERO_PFN || k.refcount(pfn) === 0 || (k.pageFlags(pfn) & PG.table) !== 0) return
+  let locked = false
+  if (k.mapcount(pfn) > 0) {
+    rmapWalk(k, pfn, (m) => {
+      if ((m.vma.flags & VM.LOCKED) === 0) return undefined
+      locked = true
+      return false
+    })
+  }
+  if (locked) k.setPageFlags(pfn, PG.mlocked)
+  else k.clearPageFlags(pfn, PG.mlocked)
 }

@@ -132,7 +132,9 @@ export function truthOf (sim: Simulator, order: string[], probes: Map<string, nu
               mapcount: pfn === ZERO_PFN ? 0 : k.mapcount(pfn),
               kpagecount: pfn === ZERO_PFN ? 0 : k.mapcount(pfn),
               mappings: pfn === ZERO_PFN ? zeroMappings : mappings,
-              swapcache: pfn !== ZERO_PFN && (k.pageFlags(pfn) & PG.swapcache) !== 0
+              swapcache: pfn !== ZERO_PFN && (k.pageFlags(pfn) & PG.swapcache) !== 0,
+              // A kernel without PG_mlocked (2.6.11) has no such flag to report.
+              ...(k.model.tracksMlock ? { mlocked: (k.pageFlags(pfn) & PG.mlocked) !== 0 } : {})
             })
           }
           if (pfn === ZERO_PFN) zeroMappings.push({ proc, addr: hex(addr) })

@@ -147,3 +147,37 @@ function absorb (k: KernelState, target: Vma, from: Vma | null, srcAnon: AnonVma
   target.anonVma = srcAnon
   k.model.anonVmaClone(k, target, from)
 }
+
+/**
+ * vma_modify_flags() over [lo, hi) (mprotect_fixup, madvise_update_vma, mlock_fixup): each VMA whose
+ * flags change is split at the range's edges, takes its new flags (`changed` runs then, e.g. to
+ * change its PTEs), and merges with its neighbours where it now can. VMAs whose flags stay are left
+ * as they are. Callers check the room for the splits first.
+ */
+export function modifyVmaFlags (k: KernelState, mm: Mm, lo: number, hi: number, flagsFor: (vma: Vma) => number, changed?: (vma: Vma) => void, merge = true): void {
+  for (const vma of mm.vmasIn(lo, hi)) {
+    // A VMA merged into the previous one already carries the new flags.
+    if (!mm.vmas.includes(vma)) continue
+    const newFlags = flagsFor(vma)
+    if (newFlags === vma.flags) continue
+    const target = vma
+    if (target.start < lo) splitVma(k, target, lo, true)
+    if (target.end > hi) splitVma(k, target, hi, false)
+    target.flags = newFlags
+    k.emitVma('vma.changed', target)
+    changed?.(target)
+    if (!merge) continue
+    const i = mm.vmas.indexOf(target)
+    tryMerge(k, mm, {
+      start: target.start,
+      end: target.end,
+      pgoff: target.pgoff,
+      flags: target.flags,
+      mapping: target.mapping,
+      file: target.file,
+      anonVma: target.anonVma,
+      src: target,
+      cloneFrom: target
+    }, mm.vmas[i - 1], mm.vmas[i + 1])
+  }
+}

@@ -15,8 +15,14 @@ export const VM = {
   MAYWRITE: 0x20,
   MAYEXEC: 0x40,
   MAYSHARE: 0x80,
+  /** VM_LOCKED: mlock(2); the pages are unevictable and fault in at once. */
+  LOCKED: 0x00002000,
+  /** VM_DONTCOPY: MADV_DONTFORK; fork leaves the VMA out of the child. */
+  DONTCOPY: 0x00020000,
   /** VM_ACCOUNT: private writable memory charged to the commit limit; it keeps apart VMAs that differ in it. */
-  ACCOUNT: 0x00100000
+  ACCOUNT: 0x00100000,
+  /** VM_WIPEONFORK: MADV_WIPEONFORK; the child gets the VMA but none of its pages. */
+  WIPEONFORK: 0x02000000
 } as const
 export const VM_ACCESS_FLAGS = VM.READ | VM.WRITE | VM.EXEC
 export const VM_FLAG_NAMES: Record<number, string> = {
@@ -28,7 +34,10 @@ export const VM_FLAG_NAMES: Record<number, string> = {
   [VM.MAYWRITE]: 'maywrite',
   [VM.MAYEXEC]: 'mayexec',
   [VM.MAYSHARE]: 'mayshare',
-  [VM.ACCOUNT]: 'account'
+  [VM.LOCKED]: 'locked',
+  [VM.DONTCOPY]: 'dontcopy',
+  [VM.ACCOUNT]: 'account',
+  [VM.WIPEONFORK]: 'wipeonfork'
 }
 
 export function vmFlagNames (flags: number): string[] {

@@ -232,6 +232,8 @@ export function sessionRouteCases (w: World): RouteCase[] {
     { method: 'POST', route: '/processes/:pid/mprotect', path: `/processes/${p}/mprotect`, body: { addr: '0x10000000', pages: 1, prot: 'r' } },
     { method: 'POST', route: '/processes/:pid/mremap', path: `/processes/${p}/mremap`, body: { addr: '0x10000000', pages: 2, newPages: 2, newAddr: '0x60000000' } },
     { method: 'POST', route: '/processes/:pid/madvise', path: `/processes/${p}/madvise`, body: { addr: '0x10000000', pages: 1, advice: 'dontneed' } },
+    { method: 'POST', route: '/processes/:pid/mlock', path: `/processes/${p}/mlock`, body: { addr: '0x10000000', pages: 2 } },
+    { method: 'POST', route: '/processes/:pid/munlock', path: `/processes/${p}/munlock`, body: { addr: '0x10000000', pages: 2 } },
     { method: 'POST', route: '/processes/:pid/access', path: `/processes/${p}/access`, body: { addr: '0x10004000', op: 'write' } },
     { method: 'GET', route: '/processes/:pid/translate', path: `/processes/${p}/translate?addr=0x10000000` },
     { method: 'GET', route: '/processes/:pid/ptes', path: `/processes/${p}/ptes` },

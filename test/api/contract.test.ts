@@ -163,6 +163,10 @@ t.test('every operation gives every status its document lists, and every reply k
     expectStatus(await send(app, 'POST', at(`/frames/4096/${op}`), { headers: h }), 422, `${op} of the zero page (unsupported)`)
   }
   expectStatus(await send(app, 'POST', at('/ops'), { headers: h, payload: { ops: [{ op: 'exit', pid: 999 }] } }), 422, 'applyOps: an atomic batch whose op fails')
+  const old = await createSession(app, '2.6.11')
+  const oldPid = (await send(app, 'POST', `${old.base}/processes`, { headers: old.headers, payload: {} })).json<{ pid: number }>().pid
+  await send(app, 'POST', `${old.base}/processes/${oldPid}/mmap`, { headers: old.headers, payload: { addr: '0x10000000', pages: 1 } })
+  expectStatus(await send(app, 'POST', `${old.base}/processes/${oldPid}/madvise`, { headers: old.headers, payload: { addr: '0x10000000', pages: 1, advice: 'dontfork' } }), 422, 'madvise(MADV_DONTFORK) in a 2.6.11 session (unsupported)')
   // 426: the WebSocket route without the upgrade.
   expectStatus(await send(app, 'GET', at('/events'), { headers: h }), 426, 'subscribeEvents without Upgrade')
   // 413: limits above the server's.

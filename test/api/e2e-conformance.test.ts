@@ -79,7 +79,18 @@ async function applyOp (app: FastifyInstance, s: TestSession, scenarioOp: Scenar
       await expectStatus(app, s, 'POST', `/processes/${pidOf(op.proc)}/munmap`, { addr: op.addr, pages: op.pages }, 200, what)
       return
     case 'dontneed':
-      await expectStatus(app, s, 'POST', `/processes/${pidOf(op.proc)}/madvise`, { addr: op.addr, pages: op.pages, advice: 'dontneed' }, 200, what)
+    case 'dontfork':
+    case 'dofork':
+    case 'wipeonfork':
+    case 'keeponfork':
+      await expectStatus(app, s, 'POST', `/processes/${pidOf(op.proc)}/madvise`, { addr: op.addr, pages: op.pages, advice: op.op }, 200, what)
+      return
+    case 'populate':
+      await expectStatus(app, s, 'POST', `/processes/${pidOf(op.proc)}/madvise`, { addr: op.addr, pages: op.pages, advice: op.write === true ? 'populate_write' : 'populate_read' }, 200, what)
+      return
+    case 'mlock':
+    case 'munlock':
+      await expectStatus(app, s, 'POST', `/processes/${pidOf(op.proc)}/${op.op}`, { addr: op.addr, pages: op.pages }, 200, what)
       return
     case 'mprotect':
       await expectStatus(app, s, 'POST', `/processes/${pidOf(op.proc)}/mprotect`, { addr: op.addr, pages: op.pages, prot: op.prot }, 200, what)

@@ -144,11 +144,11 @@ export async function truthOverHttp (app: FastifyInstance, s: TestSession, proce
           names.set(pfn, name)
           const f = await req(app, s, 'GET', `/frames/${pfn}`)
           if (f.kind === 'zero') {
-            frames.push({ frame: name, kind: 'zero', mapcount: 0, kpagecount: 0, mappings: zeroMappings, swapcache: false })
+            frames.push({ frame: name, kind: 'zero', mapcount: 0, kpagecount: 0, mappings: zeroMappings, swapcache: false, mlocked: false })
           } else {
             const r = await req(app, s, 'GET', `/frames/${pfn}/rmap`)
             const mappings = (r.mappings as Array<{ pid: number, addr: string }>).map((m) => ({ proc: nameOfPid.get(m.pid) ?? `pid${m.pid}`, addr: m.addr }))
-            frames.push({ frame: name, kind: f.kind === 'anon' ? 'anon' : 'file', mapcount: f.mapcount, kpagecount: f.mapcount, mappings, swapcache: (f.flags as string[]).includes('swapcache') })
+            frames.push({ frame: name, kind: f.kind === 'anon' ? 'anon' : 'file', mapcount: f.mapcount, kpagecount: f.mapcount, mappings, swapcache: (f.flags as string[]).includes('swapcache'), mlocked: (f.flags as string[]).includes('mlocked') })
           }
         }
         if (frames.find((x) => x.frame === name)?.kind === 'zero') zeroMappings.push({ proc, addr: e.addr })

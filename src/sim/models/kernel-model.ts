@@ -47,6 +47,18 @@ export interface KernelModel {
   /** page_referenced() also counts and clears PG_referenced (2.6.11 TestClearPageReferenced). */
   readonly referencedCountsPageFlag: boolean
 
+  /**
+   * Features this kernel does not have, by the name of their constant (MADV_WIPEONFORK, ...), each with
+   * the version that added it: such an operation is refused as unsupported.
+   */
+  readonly missingFeatures: Readonly<Record<string, string>>
+  /** PG_mlocked is kept (2.6.28+, the unevictable LRU): mlocked pages show it. */
+  readonly tracksMlock: boolean
+  /** mlock faults the range in for writing here (populate_vma_page_range: private writable; 2.6.11 make_pages_present: any VM_WRITE). */
+  mlockFaultsWrite: (vma: Vma) => boolean
+  /** mlock_fixup() merges the changed VMA with its neighbours (modern vma_modify_flags; 2.6.11 only splits). */
+  readonly mlockMerges: boolean
+
   /** How a walk explains which VMAs it visits from this anon_vma. */
   describeAnonWalk: (anonVma: AnonVma, index: number) => string
   /** Reports where the VMA's anon_vma links disagree with the anon_vma side (invariants). */

@@ -29,6 +29,22 @@ export const linux2611: KernelModel = {
   tracksAnonExclusive: false,
   mprotectUpgradesWrite: false,
   referencedCountsPageFlag: true,
+  // man 2 madvise: MADV_DONTFORK and MADV_DOFORK since 2.6.16, MADV_WIPEONFORK and MADV_KEEPONFORK
+  // since 4.14, MADV_POPULATE_READ and MADV_POPULATE_WRITE since 5.14.
+  missingFeatures: {
+    MADV_DONTFORK: '2.6.16',
+    MADV_DOFORK: '2.6.16',
+    MADV_WIPEONFORK: '4.14',
+    MADV_KEEPONFORK: '4.14',
+    MADV_POPULATE_READ: '5.14',
+    MADV_POPULATE_WRITE: '5.14'
+  },
+  // PG_mlocked came with the unevictable LRU (2.6.28); 2.6.11 keeps VM_LOCKED only.
+  tracksMlock: false,
+  // mm/memory.c make_pages_present(): write = (vma->vm_flags & VM_WRITE) ? 1 : 0.
+  mlockFaultsWrite: (vma: Vma) => (vma.flags & VM.WRITE) !== 0,
+  // mm/mlock.c mlock_fixup(): split_vma() at both ends, no vma_merge().
+  mlockMerges: false,
   // 2.6.11 mprotect_fixup(): "cannot reduce our commit if we make it unwritable again".
   mprotectUnaccountsUntouchedAnon: false,
   mremapMovesMultipleVmas: false,

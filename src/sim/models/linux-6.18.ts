@@ -2,7 +2,7 @@ import type { AnonVma, AnonVmaChain } from '../anon-vma.js'
 import { PG } from '../frames.js'
 import type { KernelState } from '../kernel-state.js'
 import { deleteFromSwapCache } from '../swap-cache.js'
-import { VM_ACCESS_FLAGS, type Vma } from '../vma.js'
+import { VM, VM_ACCESS_FLAGS, type Vma } from '../vma.js'
 import { MMAP_MIN_ADDR, PAGE_SIZE } from '../constants.js'
 import { findMergeableAnonVma } from './anon-vma-common.js'
 import type { KernelModel } from './kernel-model.js'
@@ -46,6 +46,11 @@ export const linux618: KernelModel = {
   tracksAnonExclusive: true,
   mprotectUpgradesWrite: true,
   referencedCountsPageFlag: false,
+  missingFeatures: {},
+  tracksMlock: true,
+  // mm/gup.c populate_vma_page_range(): FOLL_WRITE when (vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE.
+  mlockFaultsWrite: (vma: Vma) => (vma.flags & (VM.WRITE | VM.SHARED)) === VM.WRITE,
+  mlockMerges: true,
   mprotectUnaccountsUntouchedAnon: true,
   mremapMovesMultipleVmas: true,
   mmapMinAddr: MMAP_MIN_ADDR,

@@ -1,6 +1,9 @@
 import { z } from 'zod'
+import { PAGE_SIZE } from '../constants.js'
+import { populateRange } from '../gup.js'
 import { processOf } from '../lookup.js'
 import { checkMremap, doMremap, type MremapArgs } from '../mremap.js'
+import { VM, type Vma } from '../vma.js'
 import { Address, addressArg, Pages, ProcRef } from './fields.js'
 import { defineOp } from './op.js'
 
@@ -19,7 +22,18 @@ export const mremapOp = defineOp({
   check (k, a) {
     const mm = processOf(k, a)
     const args: MremapArgs = { addr: addressArg(a.addr), pages: a.pages, newPages: a.newPages, newAddr: a.newAddr === undefined ? undefined : addressArg(a.newAddr), mayMove: a.mayMove }
-    return { mm, args, plan: checkMremap(k, mm, args) }
+    const plan = checkMremap(k, mm, args)
+    // A VM_LOCKED mapping that grows has its new part faulted in (mm_populate; 2.6.11 make_pages_present).
+    const locked = a.newPages > a.pages && ((mm.vmaAt(args.addr)?.flags ?? 0) & VM.LOCKED) !== 0
+    if (locked) k.frames.ensureAvailable(2 * (a.newPages - a.pages) + 3, 'mremap of an mlocked mapping')
+    return { mm, args, plan, locked }
   },
-  apply: (k, _a, p) => ({ addr: doMremap(k, p.mm, p.args, p.plan) })
+  apply (k, _a, p) {
+    const addr = doMremap(k, p.mm, p.args, p.plan)
+    if (p.locked) {
+      const vma = p.mm.vmaAt(addr) as Vma
+      populateRange(k, p.mm, addr + p.args.pages * PAGE_SIZE, addr + p.args.newPages * PAGE_SIZE, k.model.mlockFaultsWrite(vma) ? 'write' : 'read', true)
+    }
+    return { addr }
+  }
 })

@@ -18,7 +18,7 @@ type MmapOptions = Omit<OpArgs<'mmap'>, 'pid' | 'proc' | 'prot'> & { prot?: stri
 type MremapOptions = Omit<OpArgs<'mremap'>, 'pid' | 'proc'>
 
 export type CallName =
-  | 'spawn' | 'fork' | 'exit' | 'createFile' | 'mmap' | 'munmap' | 'mprotect' | 'mremap' | 'madvise'
+  | 'spawn' | 'fork' | 'exit' | 'createFile' | 'mmap' | 'munmap' | 'mprotect' | 'mremap' | 'madvise' | 'mlock' | 'munlock'
   | 'access' | 'referenced' | 'unmap' | 'mkclean' | 'migrate' | 'evict' | 'dropCaches'
   | 'rmap' | 'translate' | 'frame' | 'fileInfo' | 'processInfo'
 
@@ -55,6 +55,8 @@ export function invoke (sim: Simulator, c: Call): unknown {
     case 'mprotect': sim.mprotect({ pid: a[0], addr: a[1], pages: a[2], prot: a[3] }); return undefined
     case 'mremap': return sim.mremap({ pid: a[0], ...a[1] as MremapOptions })
     case 'madvise': sim.madvise({ pid: a[0], addr: a[1], pages: a[2], advice: a[3] }); return undefined
+    case 'mlock': sim.mlock({ pid: a[0], addr: a[1], pages: a[2] }); return undefined
+    case 'munlock': sim.munlock({ pid: a[0], addr: a[1], pages: a[2] }); return undefined
     case 'access': return sim[a[2] as 'read' | 'write' | 'exec']({ pid: a[0], addr: a[1] })
     case 'referenced': return sim.referenced({ pfn: a[0] })
     case 'unmap': return sim.unmap({ pfn: a[0] })
@@ -136,6 +138,7 @@ export class Generator {
       mprotect: 7,
       mremap: 6,
       madvise: 4,
+      mlock: 2,
       access: 34,
       swapin: 6,
       frameop: 14,
@@ -165,6 +168,12 @@ export class Generator {
       case 'mprotect': return this.mprotect(sim, pid)
       case 'mremap': return this.mremap(sim, pid)
       case 'madvise': return this.madvise(sim, pid)
+      case 'mlock': {
+        const vmas = this.vmas(sim, pid)
+        const m = r.chance(0.35) ? 'munlock' : 'mlock'
+        if (vmas.length === 0 || r.chance(0.15)) return { call: { m, a: [pid, ...this.wideRange(sim, pid)] }, kind: m + '.wide' }
+        return { call: { m, a: [pid, ...this.subRange(r.pick(vmas))] }, kind: m }
+      }
       case 'access': return this.access(sim, pid)
       case 'swapin': return this.swapin(sim, procs.map((p) => p.pid))
       case 'frameop': return this.frameOp(sim)
@@ -302,7 +311,7 @@ export class Generator {
   private madvise (sim: Simulator, pid: number): Step {
     const r = this.rng
     const vmas = this.vmas(sim, pid)
-    const advice = r.chance(this.invalid) ? 'willneed' : 'dontneed'
+    const advice = r.chance(this.invalid) ? 'willneed' : r.weighted({ dontneed: 6, dontfork: 1, dofork: 1, wipeonfork: 1, keeponfork: 1, populate_read: 1, populate_write: 1 })
     if (vmas.length === 0 || r.chance(0.15)) return { call: { m: 'madvise', a: [pid, ...this.wideRange(sim, pid), advice] }, kind: 'madvise.wide' }
     return { call: { m: 'madvise', a: [pid, ...this.subRange(r.pick(vmas)), advice] }, kind: 'madvise.' + advice }
   }

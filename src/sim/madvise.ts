@@ -1,8 +1,10 @@
 import { PAGE_SIZE, hex } from './constants.js'
 import { InvalidArgumentError, UnsupportedError } from './errors.js'
+import { PG } from './frames.js'
 import type { KernelState } from './kernel-state.js'
 import { populateRange } from './gup.js'
 import { zapRange } from './memory.js'
+import { madviseFree, pageoutCandidates, reclaimFolio } from './reclaim.js'
 import { checkPages, checkUserRange, ensureVmaRoom } from './mmap.js'
 import type { Mm } from './mm.js'
 import { checkFullyMapped } from './mprotect.js'
@@ -11,10 +13,11 @@ import { VM, type Vma } from './vma.js'
 
 /**
  * madvise: mm/madvise.c. The advices that change rmap state or what fork does: MADV_DONTNEED (zap),
+ * MADV_PAGEOUT (reclaim now, reclaim.ts), MADV_FREE (lazy free),
  * MADV_DONTFORK / MADV_DOFORK (VM_DONTCOPY), MADV_WIPEONFORK / MADV_KEEPONFORK (VM_WIPEONFORK), and
  * MADV_POPULATE_READ / MADV_POPULATE_WRITE (fault the range in as GUP does).
  */
-export const ADVICES = ['dontneed', 'dontfork', 'dofork', 'wipeonfork', 'keeponfork', 'populate_read', 'populate_write'] as const
+export const ADVICES = ['dontneed', 'pageout', 'free', 'dontfork', 'dofork', 'wipeonfork', 'keeponfork', 'populate_read', 'populate_write'] as const
 export type Advice = typeof ADVICES[number]
 
 /** The kernel feature an advice is, by the name of its constant (kernels that lack one refuse it). */
@@ -54,7 +57,10 @@ export function checkMadvise (k: KernelState, mm: Mm, addr: number, pages: numbe
     throw new InvalidArgumentError(`madvise(${adviceFeature(advice)}): ${why} at [${hex(vma.start)}, ${hex(vma.end)})`, errno, { advice, start: vma.start, end: vma.end })
   }
   for (const vma of vmas) {
-    if (advice === 'dontneed' && (vma.flags & VM.LOCKED) !== 0) bad(vma, 'the VMA is mlocked')
+    // madvise_dontneed_free_valid_vma() and can_madv_lru_vma(): not on a VM_LOCKED VMA.
+    if ((advice === 'dontneed' || advice === 'free' || advice === 'pageout') && (vma.flags & VM.LOCKED) !== 0) bad(vma, 'the VMA is mlocked')
+    // madvise_free_single_vma(): anonymous memory only.
+    if (advice === 'free' && vma.mapping !== null) bad(vma, 'MADV_FREE takes anonymous memory only')
     if (advice === 'wipeonfork' && (vma.mapping !== null || vma.isShared)) bad(vma, 'only private anonymous memory can be wiped on fork')
     if (advice === 'populate_read' || advice === 'populate_write') {
       const write = advice === 'populate_write'
@@ -65,6 +71,7 @@ export function checkMadvise (k: KernelState, mm: Mm, addr: number, pages: numbe
   }
   if (FLAG_ADVICES[advice] !== undefined) ensureVmaRoom(k, mm, (vmas[0].start < addr ? 1 : 0) + (vmas[vmas.length - 1].end > hi ? 1 : 0))
   if (advice === 'populate_read' || advice === 'populate_write') k.frames.ensureAvailable(pages + mm.pgtable.tablesNeeded(addr, hi), 'madvise populate')
+  if (advice === 'pageout') k.swap.ensureAvailable(pageoutCandidates(k, mm, addr, hi).filter((pfn) => k.isAnonPage(pfn) && (k.pageFlags(pfn) & PG.swapcache) === 0).length)
 }
 
 export function doMadvise (k: KernelState, mm: Mm, addr: number, pages: number, advice: Advice): void {
@@ -72,6 +79,12 @@ export function doMadvise (k: KernelState, mm: Mm, addr: number, pages: number, 
   const flags = FLAG_ADVICES[advice]
   if (flags !== undefined) {
     modifyVmaFlags(k, mm, addr, hi, (vma) => (vma.flags | (flags.set ?? 0)) & ~(flags.clear ?? 0))
+  } else if (advice === 'pageout') {
+    // madvise_pageout() -> reclaim_pages(): folios are isolated onto a list with list_add, so the
+    // list is reclaimed from its last folio back.
+    for (const pfn of pageoutCandidates(k, mm, addr, hi).reverse()) reclaimFolio(k, pfn)
+  } else if (advice === 'free') {
+    madviseFree(k, mm, addr, hi)
   } else if (advice === 'dontneed') {
     // madvise_dontneed_single_vma() -> zap_page_range_single(): the PTEs go; anonymous pages are freed
     // with their last mapping, page-cache pages stay cached, and the next touch faults afresh.

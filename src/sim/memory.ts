@@ -115,6 +115,8 @@ export interface VmFault extends FaultResult {
   /** vmf->pte: the PTE table and the entry's slot in it. */
   readonly leaf: PteTable
   readonly slot: number
+  /** A swap-in made a new anonymous folio (folio_add_new_anon_rmap + folio_add_lru, not _vma). */
+  newFromSwap: boolean
 }
 
 /**
@@ -145,7 +147,8 @@ export function handleMmFault (k: KernelState, check: FaultCheck, op: AccessOp):
     pteBefore: before,
     pteAfter: before,
     pfn: undefined,
-    copiedFrom: undefined
+    copiedFrom: undefined,
+    newFromSwap: false
   }
   if (before === 0) {
     if (vmf.vma.mapping === null) doAnonymousPage(vmf)
@@ -171,7 +174,11 @@ export function handleMmFault (k: KernelState, check: FaultCheck, op: AccessOp):
  */
 function mlockFaulted (vmf: VmFault): void {
   const { k } = vmf
-  if (vmf.pfn !== undefined && vmf.pfn !== ZERO_PFN) k.setPageFlags(vmf.pfn, PG.mlocked)
+  // A folio a swap-in just made anonymous reaches the LRU through folio_add_lru(), not
+  // folio_add_lru_vma(), and folio_add_new_anon_rmap() does not mlock: Linux leaves it unmlocked
+  // (recorded: l-m5). A COW copy made in the same fault is mlocked as any new page.
+  const fromSwap = vmf.newFromSwap && vmf.copiedFrom === undefined
+  if (vmf.pfn !== undefined && vmf.pfn !== ZERO_PFN && !fromSwap) k.setPageFlags(vmf.pfn, PG.mlocked)
   if (vmf.copiedFrom !== undefined) mlockUpdate(k, vmf.copiedFrom)
 }
 
@@ -312,6 +319,10 @@ function doSwapPage (vmf: VmFault): void {
   const entry = vmf.leaf.ptes[vmf.slot]
   const swapSlot = swpOffset(entry)
   let pfn = k.swap.cache.get(swapSlot)
+  if (pfn === undefined && k.model.swapinBypassesCache && k.swap.count(swapSlot) === 1) {
+    swapInBypassingCache(vmf, swapSlot)
+    return
+  }
   if (pfn === undefined) {
     // swapin_readahead(): a new frame, read from swap, in the swap cache (the allocation's reference).
     pfn = k.allocFrame()
@@ -319,6 +330,7 @@ function doSwapPage (vmf: VmFault): void {
     k.swap.addToCache(swapSlot, pfn)
   }
   const isNew = k.pageMapping(pfn) === 0
+  vmf.newFromSwap = isNew
   k.getPage(pfn)
   const firstMap = k.mapcount(pfn) === 0
   k.mapPage(pfn)
@@ -348,10 +360,32 @@ function doSwapPage (vmf: VmFault): void {
   vmf.path = 'swap_in'
   if (vmf.write && !writeDone) {
     // The write goes on as a write-protect fault on the entry just made; the path stays swap_in.
-    const wp: VmFault = { ...vmf, path: 'none', copiedFrom: undefined }
+    const wp: VmFault = { ...vmf, path: 'none', copiedFrom: undefined, newFromSwap: false }
     doWpPage(wp)
     if (wp.copiedFrom !== undefined) vmf.copiedFrom = wp.copiedFrom
   }
+}
+
+/**
+ * 6.18 do_swap_page() on a synchronous swap device (SWP_SYNCHRONOUS_IO: zram) when this PTE is the
+ * slot's only user (__swap_count == 1): the page is read straight into a new folio that never enters
+ * the swap cache, so it is certainly exclusive (mapped writable where the VMA allows), and
+ * swap_free() releases the slot.
+ */
+function swapInBypassingCache (vmf: VmFault, swapSlot: number): void {
+  const { k, mm, vma } = vmf
+  vmf.newFromSwap = true
+  const pfn = k.allocFrame()
+  k.setPageFlags(pfn, PG.uptodate | PG.lru | PG.swapbacked | PG.anonExclusive)
+  k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, true), vma.linearPageIndex(vmf.address))
+  k.mapPage(pfn)
+  k.swap.put(swapSlot)
+  mm.rss.swap--
+  mm.rss.anon++
+  let bits = vmPageProt(k.model, vma)
+  if (vma.flags & VM.WRITE) bits |= PTE_RW | (vmf.write ? PTE_DIRTY : 0)
+  setFaultPte(vmf, makePte(pfn, bits))
+  vmf.path = 'swap_in'
 }
 
 // ---------------------------------------------------------------- teardown

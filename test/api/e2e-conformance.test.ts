@@ -79,6 +79,8 @@ async function applyOp (app: FastifyInstance, s: TestSession, scenarioOp: Scenar
       await expectStatus(app, s, 'POST', `/processes/${pidOf(op.proc)}/munmap`, { addr: op.addr, pages: op.pages }, 200, what)
       return
     case 'dontneed':
+    case 'pageout':
+    case 'free':
     case 'dontfork':
     case 'dofork':
     case 'wipeonfork':
@@ -148,7 +150,8 @@ async function runOverHttp (t: TapLike, app: FastifyInstance, scenario: Scenario
 const sets: Array<[string, string, string, RegExp]> = [
   ['shared', 'scenarios', 'linux-6.18', /./],
   ['extra', 'extra/scenarios', 'extra/linux', /./],
-  ['generated', 'generated/scenarios', 'generated/linux', /./]
+  ['generated', 'generated/scenarios', 'generated/linux', /./],
+  ['extended', 'extended/scenarios', 'extended/linux', /./]
 ]
 
 for (const [set, scenDir, truthDir, pick] of sets) {

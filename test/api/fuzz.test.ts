@@ -46,7 +46,7 @@ const BAD = {
   fileRef: ['', 'x'.repeat(256), 5, null, [], {}],
   offset: [-1, 1.5, 2 ** 36 + 1, '0', null, 1e308, true],
   op: ['READ', '', 'fetch', 'rw', 1, null, ['read'], true],
-  advice: ['free', 'DONTNEED', '', 4, null, ['dontneed']],
+  advice: ['willneed', 'DONTNEED', '', 4, null, ['dontneed']],
   fileName: ['', 'a/b', '/', '../etc/passwd', 'x'.repeat(256), 42, null, ['a'], true],
   filePages: [0, -1, 2 ** 30 + 1, 1.5, '1', null, 1e308, 2 ** 64],
   procName: ['has space', '', 'x'.repeat(65), 'a/b', 'ü', '../etc', '%00', '\u0000', 'a\nb', 42, null, ['P'], true],

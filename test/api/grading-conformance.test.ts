@@ -43,7 +43,8 @@ async function runScenario (t: TapLike, app: FastifyInstance, text: string, trut
 const sets: Array<[string, string, string]> = [
   ['shared', 'scenarios', 'linux-6.18'],
   ['extra', 'extra/scenarios', 'extra/linux'],
-  ['generated', 'generated/scenarios', 'generated/linux']
+  ['generated', 'generated/scenarios', 'generated/linux'],
+  ['extended', 'extended/scenarios', 'extended/linux']
 ]
 
 for (const [set, scenDir, truthDir] of sets) {
@@ -78,7 +79,7 @@ t.test('the /ops truth is not vacuous: a wrong run is caught', async (t) => {
 })
 
 /** Scenario ops of features 2.6.11 did not have (madvise advices of 2.6.16 and later). */
-const NOT_IN_2611 = new Set(['dontfork', 'dofork', 'wipeonfork', 'keeponfork', 'populate'])
+const NOT_IN_2611 = new Set(['pageout', 'free', 'dontfork', 'dofork', 'wipeonfork', 'keeponfork', 'populate'])
 
 t.test('the 2.6.11 model takes the same scenarios through /ops (no ground truth to compare), and refuses what it lacks', async (t) => {
   const app = await buildTestApp(t)

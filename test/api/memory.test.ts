@@ -229,7 +229,7 @@ t.test('madvise: 400 invalid_argument, 400 validation, 404', async (t) => {
   const e = expectError(t, await call(app, s, 'POST', '/processes/1/madvise', { addr: '0x10000000', pages: 3, advice: 'dontneed' }), 400, 'invalid_argument', 'past the mapping')
   t.equal(e.details?.errno, 'ENOMEM')
   expectError(t, await call(app, s, 'POST', '/processes/1/madvise', { addr: '0x10000010', pages: 1, advice: 'dontneed' }), 400, 'invalid_argument', 'unaligned')
-  expectValidation(t, await call(app, s, 'POST', '/processes/1/madvise', { addr: '0x10000000', pages: 1, advice: 'free' }), ['body.advice'], 'unsupported advice')
+  expectValidation(t, await call(app, s, 'POST', '/processes/1/madvise', { addr: '0x10000000', pages: 1, advice: 'willneed' }), ['body.advice'], 'unsupported advice')
   expectValidation(t, await call(app, s, 'POST', '/processes/1/madvise', { addr: '0x10000000', pages: 1 }), ['body.advice'], 'advice is required')
   expectError(t, await call(app, s, 'POST', '/processes/5/madvise', { addr: '0x10000000', pages: 1, advice: 'dontneed' }), 404, 'not_found')
   t.equal(await fingerprint(app, s), before, 'nothing changed')

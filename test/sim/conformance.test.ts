@@ -8,7 +8,8 @@ const root = join(import.meta.dirname, '..', 'fixtures', 'conformance')
 const sets: Array<[string, string, string]> = [
   ['shared', 'scenarios', 'linux-6.18'],
   ['extra', 'extra/scenarios', 'extra/linux'],
-  ['generated', 'generated/scenarios', 'generated/linux']
+  ['generated', 'generated/scenarios', 'generated/linux'],
+  ['extended', 'extended/scenarios', 'extended/linux']
 ]
 
 for (const [set, scenDir, truthDir] of sets) {

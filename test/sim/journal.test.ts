@@ -89,6 +89,8 @@ t.test('every field of every op reaches its journal entry (or is an alias it nam
       mprotect: { pid, addr: '0x10000000', pages: 1, prot: 'r' },
       mremap: { pid, addr: '0x10001000', pages: 1, newPages: 1, newAddr: '0x40000000', mayMove: true },
       madvise: { pid, addr: '0x10002000', pages: 1, advice: 'dontneed' },
+      pageout: { pid, addr: '0x10002000', pages: 1 },
+      free: { pid, addr: '0x10002000', pages: 1 },
       dontfork: { pid, addr: '0x10002000', pages: 1 },
       dofork: { pid, addr: '0x10002000', pages: 1 },
       wipeonfork: { pid, addr: '0x10002000', pages: 1 },

@@ -56,6 +56,12 @@ export interface KernelModel {
   readonly tracksMlock: boolean
   /** mlock faults the range in for writing here (populate_vma_page_range: private writable; 2.6.11 make_pages_present: any VM_WRITE). */
   mlockFaultsWrite: (vma: Vma) => boolean
+  /**
+   * do_swap_page() reads a page whose slot only this PTE uses straight into a new page, leaving the swap
+   * cache out and freeing the slot (6.18 with a synchronous swap device, the zram of the conformance
+   * truths; 2.6.11 always goes through the swap cache).
+   */
+  readonly swapinBypassesCache: boolean
   /** mlock_fixup() merges the changed VMA with its neighbours (modern vma_modify_flags; 2.6.11 only splits). */
   readonly mlockMerges: boolean
 

@@ -37,7 +37,9 @@ export const linux2611: KernelModel = {
     MADV_WIPEONFORK: '4.14',
     MADV_KEEPONFORK: '4.14',
     MADV_POPULATE_READ: '5.14',
-    MADV_POPULATE_WRITE: '5.14'
+    MADV_POPULATE_WRITE: '5.14',
+    MADV_FREE: '4.5',
+    MADV_PAGEOUT: '5.4'
   },
   // PG_mlocked came with the unevictable LRU (2.6.28); 2.6.11 keeps VM_LOCKED only.
   tracksMlock: false,
@@ -45,6 +47,8 @@ export const linux2611: KernelModel = {
   mlockFaultsWrite: (vma: Vma) => (vma.flags & VM.WRITE) !== 0,
   // mm/mlock.c mlock_fixup(): split_vma() at both ends, no vma_merge().
   mlockMerges: false,
+  // mm/memory.c do_swap_page(): read_swap_cache_async() always.
+  swapinBypassesCache: false,
   // 2.6.11 mprotect_fixup(): "cannot reduce our commit if we make it unwritable again".
   mprotectUnaccountsUntouchedAnon: false,
   mremapMovesMultipleVmas: false,

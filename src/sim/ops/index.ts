@@ -7,7 +7,7 @@ import { Pages } from './fields.js'
 import { forkOp } from './fork.js'
 import { migrateOp, mkcleanOp, referencedOp, unmapOp } from './frame-ops.js'
 import { evictOp } from './evict.js'
-import { doforkOp, dontforkOp, dontneedOp, keeponforkOp, madviseOp, populateOp, wipeonforkOp } from './madvise.js'
+import { doforkOp, dontforkOp, dontneedOp, freeOp, keeponforkOp, madviseOp, pageoutOp, populateOp, wipeonforkOp } from './madvise.js'
 import { mlockOp, munlockOp } from './mlock.js'
 import { mmapOp } from './mmap.js'
 import { mprotectOp } from './mprotect.js'
@@ -25,7 +25,7 @@ import { spawnOp } from './spawn.js'
 export const OPS = [
   createFileOp, spawnOp, forkOp, exitOp,
   mmapOp, munmapOp, dontneedOp, mprotectOp, mremapOp, madviseOp,
-  dontforkOp, doforkOp, wipeonforkOp, keeponforkOp, populateOp, mlockOp, munlockOp,
+  pageoutOp, freeOp, dontforkOp, doforkOp, wipeonforkOp, keeponforkOp, populateOp, mlockOp, munlockOp,
   readOp, writeOp, execOp,
   referencedOp, unmapOp, mkcleanOp, migrateOp, evictOp,
   probeOp

@@ -42,6 +42,8 @@ export const dontforkOp = adviceOp('dontfork', 'dontfork')
 export const doforkOp = adviceOp('dofork', 'dofork')
 export const wipeonforkOp = adviceOp('wipeonfork', 'wipeonfork')
 export const keeponforkOp = adviceOp('keeponfork', 'keeponfork')
+export const pageoutOp = adviceOp('pageout', 'pageout')
+export const freeOp = adviceOp('free', 'free')
 
 /** The scenario format's populate: MADV_POPULATE_WRITE with write, else MADV_POPULATE_READ. */
 export const populateOp = defineOp({

@@ -311,7 +311,7 @@ export class Generator {
   private madvise (sim: Simulator, pid: number): Step {
     const r = this.rng
     const vmas = this.vmas(sim, pid)
-    const advice = r.chance(this.invalid) ? 'willneed' : r.weighted({ dontneed: 6, dontfork: 1, dofork: 1, wipeonfork: 1, keeponfork: 1, populate_read: 1, populate_write: 1 })
+    const advice = r.chance(this.invalid) ? 'willneed' : r.weighted({ dontneed: 6, pageout: 3, free: 2, dontfork: 1, dofork: 1, wipeonfork: 1, keeponfork: 1, populate_read: 1, populate_write: 1 })
     if (vmas.length === 0 || r.chance(0.15)) return { call: { m: 'madvise', a: [pid, ...this.wideRange(sim, pid), advice] }, kind: 'madvise.wide' }
     return { call: { m: 'madvise', a: [pid, ...this.subRange(r.pick(vmas)), advice] }, kind: 'madvise.' + advice }
   }

@@ -106,7 +106,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     rejects(t, s, () => s.madvise({ pid, addr: B, pages: 1, advice: 'dontneed' }), { ...inv, errno: 'ENOMEM' }, 'nothing mapped')
     rejects(t, s, () => s.madvise({ pid, addr: A + 1, pages: 1, advice: 'dontneed' }), { ...inv, errno: 'EINVAL' }, 'unaligned')
     rejects(t, s, () => s.madvise({ pid, addr: A, pages: 0, advice: 'dontneed' }), { ...inv, errno: 'EINVAL' }, 'length 0')
-    rejects(t, s, () => s.madvise({ pid, addr: A, pages: 1, advice: 'free' as 'dontneed' }), { ...inv, errno: 'EINVAL' }, 'unsupported advice')
+    rejects(t, s, () => s.madvise({ pid, addr: A, pages: 1, advice: 'willneed' as 'dontneed' }), { ...inv, errno: 'EINVAL' }, 'unsupported advice')
     rejects(t, s, () => s.madvise({ pid: pid + 1, addr: A, pages: 1, advice: 'dontneed' }), { name: 'NotFoundError', code: 'not_found' }, 'unknown pid')
     clean(t, s)
   })

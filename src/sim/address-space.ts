@@ -15,6 +15,8 @@ export class AddressSpace {
   /** i_size in pages: a fault at or past it is SIGBUS. */
   readonly pages: number
   readonly cache = new Map<number, number>()
+  /** shmem only: pages written to swap (shmem_writepage), index -> slot, held in place of the page. */
+  readonly swapped = new Map<number, number>()
   readonly immap = new IntervalTree<Vma>()
 
   constructor (id: number, name: string, kind: SpaceKind, pages: number) {

@@ -160,8 +160,18 @@ export function checkInvariants (k: KernelState): InvariantReport {
   for (const p of tablePfns) if ((k.pageFlags(p) & PG.table) === 0) fail(`page table at PFN ${p} is not marked PageTable`)
   if (live !== k.frames.inUse) fail(`the allocator counts ${k.frames.inUse} frames in use, the frames say ${live}`)
 
+  // shmem objects hold a slot for each of their swapped-out pages (swap_shmem_alloc).
+  const shmemRefs = new Map<number, number>()
+  for (const space of k.spaces.values()) {
+    for (const [index, slot] of space.swapped) {
+      shmemRefs.set(slot, (shmemRefs.get(slot) ?? 0) + 1)
+      if (space.cache.has(index)) fail(`${space.name}[${index}] is both cached and swapped out`)
+      if (!k.swap.map.has(slot)) fail(`${space.name}[${index}] is swapped out to free slot ${slot}`)
+    }
+  }
   for (const [slot, count] of k.swap.map) {
-    if ((swapRefs.get(slot) ?? 0) !== count) fail(`swap slot ${slot}: count ${count} but ${swapRefs.get(slot) ?? 0} swap PTE(s)`)
+    const refs = (swapRefs.get(slot) ?? 0) + (shmemRefs.get(slot) ?? 0)
+    if (refs !== count) fail(`swap slot ${slot}: count ${count} but ${swapRefs.get(slot) ?? 0} swap PTE(s) and ${shmemRefs.get(slot) ?? 0} shmem page(s) refer to it`)
   }
   for (const [slot, n] of swapRefs) if (!k.swap.map.has(slot)) fail(`${n} swap PTE(s) refer to free swap slot ${slot}`)
 

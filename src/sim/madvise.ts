@@ -71,7 +71,7 @@ export function checkMadvise (k: KernelState, mm: Mm, addr: number, pages: numbe
   }
   if (FLAG_ADVICES[advice] !== undefined) ensureVmaRoom(k, mm, (vmas[0].start < addr ? 1 : 0) + (vmas[vmas.length - 1].end > hi ? 1 : 0))
   if (advice === 'populate_read' || advice === 'populate_write') k.frames.ensureAvailable(pages + mm.pgtable.tablesNeeded(addr, hi), 'madvise populate')
-  if (advice === 'pageout') k.swap.ensureAvailable(pageoutCandidates(k, mm, addr, hi).filter((pfn) => k.isAnonPage(pfn) && (k.pageFlags(pfn) & PG.swapcache) === 0).length)
+  if (advice === 'pageout') k.swap.ensureAvailable(pageoutCandidates(k, mm, addr, hi).filter((pfn) => (k.isAnonPage(pfn) && (k.pageFlags(pfn) & PG.swapcache) === 0) || k.frameKind(pfn) === 'shmem').length)
 }
 
 export function doMadvise (k: KernelState, mm: Mm, addr: number, pages: number, advice: Advice): void {

@@ -39,11 +39,17 @@ export interface FaultResult {
 
 /**
  * filemap_fault() / shmem_fault(): the page-cache page at `index`, read in (or, for shmem, allocated
- * zeroed) when not cached. The cache holds one reference.
+ * zeroed, or read back from swap by shmem_swapin_folio(), which frees the slot) when not cached. The
+ * cache holds one reference.
  */
 export function findOrReadPage (k: KernelState, space: AddressSpace, index: number): number {
   const cached = space.cache.get(index)
   if (cached !== undefined) return cached
+  const slot = space.swapped.get(index)
+  if (slot !== undefined) {
+    space.swapped.delete(index)
+    k.swap.put(slot)
+  }
   const pfn = k.allocFrame()
   const s = pfn - ZERO_PFN
   k.frames.mapping[s] = fileMapping(space.id)
@@ -341,7 +347,10 @@ function doSwapPage (vmf: VmFault): void {
   let writeDone = false
   if (k.model.tracksAnonExclusive) {
     const exclusive = (pteBits(entry) & SWP_EXCLUSIVE) !== 0
-    if (vmf.write && k.refcount(pfn) === 2 && k.swap.count(swapSlot) === 0) {
+    // should_try_to_free_swap(): in a VM_LOCKED VMA or for an mlocked page always, else for a write
+    // that is likely the only user; folio_free_swap() succeeds once no swap PTE uses the slot.
+    const tryFree = (vma.flags & VM.LOCKED) !== 0 || (k.pageFlags(pfn) & PG.mlocked) !== 0 || (vmf.write && k.refcount(pfn) === 2)
+    if (tryFree && k.swap.count(swapSlot) === 0) {
       deleteFromSwapCache(k, pfn)
       k.setPageFlags(pfn, PG.dirty)
     }

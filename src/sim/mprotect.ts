@@ -6,6 +6,7 @@ import { checkPages, ensureVmaRoom, checkUserRange } from './mmap.js'
 import type { Mm } from './mm.js'
 import { vmPageProt, wantsWriteNotify } from './prot.js'
 import { PTE_ACCESSED, PTE_DIRTY, PTE_RW, PTE_SPECIAL, pteMapped, ptePfn } from './pte.js'
+import { populateRange } from './gup.js'
 import { modifyVmaFlags } from './vma-ops.js'
 import { VM, VM_ACCESS_FLAGS, type Vma } from './vma.js'
 
@@ -23,19 +24,33 @@ export function checkFullyMapped (mm: Mm, lo: number, hi: number, what: string):
   return vmas
 }
 
-export function checkMprotect (k: KernelState, mm: Mm, addr: number, pages: number): void {
+export function checkMprotect (k: KernelState, mm: Mm, addr: number, pages: number, protFlags: number): void {
   checkPages(pages, 'mprotect')
   checkUserRange(addr, pages * PAGE_SIZE, 'mprotect')
   const hi = addr + pages * PAGE_SIZE
   const vmas = checkFullyMapped(mm, addr, hi, 'mprotect')
   const splits = (vmas[0].start < addr ? 1 : 0) + (vmas[vmas.length - 1].end > hi ? 1 : 0)
   ensureVmaRoom(k, mm, splits)
+  const cow = lockedCowParts(k, mm, addr, hi, protFlags)
+  if (cow.length > 0) k.frames.ensureAvailable(pages + mm.pgtable.tablesNeeded(addr, hi), 'mprotect of an mlocked mapping')
+}
+
+/**
+ * mprotect_fixup(): "Private VM_LOCKED VMA becoming writable: trigger COW to avoid major fault on
+ * write access" (populate_vma_page_range; modern kernels). The parts of [lo, hi) that it faults in.
+ */
+function lockedCowParts (k: KernelState, mm: Mm, lo: number, hi: number, protFlags: number): Array<[number, number]> {
+  if (!k.model.mprotectPopulatesLocked || (protFlags & VM.WRITE) === 0) return []
+  return mm.vmasIn(lo, hi)
+    .filter((v) => (v.flags & (VM.WRITE | VM.SHARED | VM.LOCKED)) === VM.LOCKED)
+    .map((v) => [Math.max(lo, v.start), Math.min(hi, v.end)])
 }
 
 /** _PAGE_CHG_MASK: what pte_modify() keeps of the old entry besides the PFN. */
 const KEEP = PTE_ACCESSED | PTE_DIRTY | PTE_SPECIAL
 
 export function doMprotect (k: KernelState, mm: Mm, addr: number, pages: number, protFlags: number): void {
+  const cow = lockedCowParts(k, mm, addr, addr + pages * PAGE_SIZE, protFlags)
   modifyVmaFlags(k, mm, addr, addr + pages * PAGE_SIZE, (vma) => {
     let newFlags = (vma.flags & ~VM_ACCESS_FLAGS) | protFlags
     // mprotect_fixup(): a private mapping made writable is charged (VM_ACCOUNT); one made read-only
@@ -47,6 +62,7 @@ export function doMprotect (k: KernelState, mm: Mm, addr: number, pages: number,
     }
     return newFlags
   }, (vma) => { changeProtection(k, mm, vma) })
+  for (const [lo, hi] of cow) populateRange(k, mm, lo, hi, 'write', true)
 }
 
 /**

@@ -1,5 +1,6 @@
 import { PAGE_SIZE } from './constants.js'
 import { PG, ZERO_PFN } from './frames.js'
+import type { AddressSpace } from './address-space.js'
 import type { KernelState } from './kernel-state.js'
 import type { Mm } from './mm.js'
 import { PTE_ACCESSED, PTE_DIRTY, clearBits, pteDirty, pteIsSwap, pteMapped, ptePfn, pteYoung, swpOffset } from './pte.js'
@@ -26,9 +27,6 @@ export function pageoutCandidates (k: KernelState, mm: Mm, lo: number, hi: numbe
         if (!pteMapped(pte)) continue
         const pfn = ptePfn(pte)
         if (pfn === ZERO_PFN || k.mapcount(pfn) !== 1 || (k.pageFlags(pfn) & PG.lru) === 0) continue
-        // shmem pages go to swap through shmem_writepage() and a swap entry in the page cache, which
-        // the simulator does not model: they stay.
-        if (k.frameKind(pfn) === 'shmem') continue
         out.push(pfn)
       }
     })
@@ -42,7 +40,7 @@ export function pageoutCandidates (k: KernelState, mm: Mm, lo: number, hi: numbe
  * swap-backed again and stays mapped if written since; an anonymous folio goes to swap (add_to_swap,
  * try_to_unmap leaves swap entries, the synchronous write and __remove_mapping free it); a page-cache
  * folio loses its PTEs and, when clean, leaves the cache and is freed (a dirty one is not written
- * back by direct reclaim and stays cached).
+ * back by direct reclaim and stays cached); a shmem folio is written to swap by shmem_writepage().
  */
 export function reclaimFolio (k: KernelState, pfn: number): void {
   const flags = k.pageFlags(pfn)
@@ -54,19 +52,30 @@ export function reclaimFolio (k: KernelState, pfn: number): void {
     return
   }
   // A page-cache page: try_to_unmap() clears each PTE (a dirty one dirties the page).
+  const space = k.spaces.get(k.pageMapping(pfn) >>> 1) as AddressSpace
   rmapWalk(k, pfn, (m) => {
     const pte = m.leaf.ptes[m.slot]
     if (pteDirty(pte)) k.setPageFlags(pfn, PG.dirty)
     k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, 0)
-    m.vma.mm.rss.file--
+    if (space.kind === 'shmem') m.vma.mm.rss.shmem--
+    else m.vma.mm.rss.file--
     k.unmapPage(pfn)
     k.putPage(pfn)
     return undefined
   })
-  if ((k.pageFlags(pfn) & PG.dirty) !== 0 || k.refcount(pfn) !== 1) return
-  // __remove_mapping(): the clean page leaves the page cache and is freed.
-  const space = k.spaces.get(k.pageMapping(pfn) >>> 1)
-  space?.cache.delete(k.pageIndex(pfn))
+  if (k.refcount(pfn) !== 1) return
+  const index = k.pageIndex(pfn)
+  if (space.kind === 'shmem') {
+    // pageout() -> shmem_writepage(): the page gets a swap slot, which the shmem page cache holds in
+    // its place (swap_shmem_alloc), is written (zram: at once) and freed.
+    const slot = k.swap.alloc()
+    k.swap.dup(slot)
+    space.swapped.set(index, slot)
+  } else if ((k.pageFlags(pfn) & PG.dirty) !== 0) {
+    return
+  }
+  // __remove_mapping(): the page leaves the page cache and is freed.
+  space.cache.delete(index)
   k.putPage(pfn)
 }
 
@@ -94,7 +103,8 @@ function discardLazyfree (k: KernelState, pfn: number): void {
  * madvise_free_pte_range(): swap entries in the range are freed (free_swap_and_cache_nr); a folio
  * mapped here alone is made lazily freeable: out of the swap cache when no one else uses its slot
  * (folio_free_swap, else it is left alone), clean (folio_clear_dirty), its PTE old and clean, and no
- * longer swap-backed (folio_mark_lazyfree).
+ * longer swap-backed (folio_mark_lazyfree). A folio in the swap cache or PG_dirty is handled only when
+ * this PTE alone maps it.
  */
 export function madviseFree (k: KernelState, mm: Mm, lo: number, hi: number): void {
   for (const vma of mm.vmasIn(lo, hi)) {
@@ -110,13 +120,18 @@ export function madviseFree (k: KernelState, mm: Mm, lo: number, hi: number): vo
         }
         if (!pteMapped(pte)) continue
         const pfn = ptePfn(pte)
-        if (pfn === ZERO_PFN || !k.isAnonPage(pfn) || k.mapcount(pfn) !== 1) continue
-        if ((k.pageFlags(pfn) & PG.swapcache) !== 0) {
-          const slot = k.swap.slotOfPfn.get(pfn)
-          if (slot !== undefined && k.swap.count(slot) > 0) continue
-          deleteFromSwapCache(k, pfn)
+        if (pfn === ZERO_PFN || !k.isAnonPage(pfn)) continue
+        // Only a folio in the swap cache or marked dirty must be this PTE's alone; a clean shared one
+        // is made lazyfree as well (its dirtiness lives in the PTEs).
+        if ((k.pageFlags(pfn) & (PG.swapcache | PG.dirty)) !== 0) {
+          if (k.mapcount(pfn) !== 1) continue
+          if ((k.pageFlags(pfn) & PG.swapcache) !== 0) {
+            const slot = k.swap.slotOfPfn.get(pfn)
+            if (slot !== undefined && k.swap.count(slot) > 0) continue
+            deleteFromSwapCache(k, pfn)
+          }
+          k.clearPageFlags(pfn, PG.dirty)
         }
-        k.clearPageFlags(pfn, PG.dirty)
         if (pteYoung(pte) || pteDirty(pte)) k.setPte(mm, leaf, i, addr, clearBits(pte, PTE_ACCESSED | PTE_DIRTY))
         if ((k.pageFlags(pfn) & (PG.swapbacked | PG.swapcache | PG.mlocked)) === PG.swapbacked) k.clearPageFlags(pfn, PG.swapbacked)
       }

@@ -22,7 +22,7 @@ export const SnapshotSchema = z.object({
   counters: z.object({ nextPid: NonNeg, nextVmaId: NonNeg, nextAnonVmaId: NonNeg, nextSpaceId: NonNeg, nextFileHandle: NonNeg, eventSeq: NonNeg }).strict(),
   frames: z.object({ next: NonNeg, free: z.array(NonNeg), pages: z.array(z.tuple([NonNeg, NonNeg, NonNeg, Int.min(-1), NonNeg, NonNeg])) }).strict(),
   swap: z.object({ next: NonNeg, freed: z.array(NonNeg), map: z.array(Pair), cache: z.array(Pair) }).strict(),
-  spaces: z.array(z.object({ id: NonNeg, name: z.string().max(255), kind: z.enum(['file', 'shmem']), pages: NonNeg, named: z.boolean(), cache: z.array(Pair), immap: z.array(NonNeg) }).strict()),
+  spaces: z.array(z.object({ id: NonNeg, name: z.string().max(255), kind: z.enum(['file', 'shmem']), pages: NonNeg, named: z.boolean(), cache: z.array(Pair), immap: z.array(NonNeg), swapped: z.array(Pair).optional() }).strict()),
   anonVmas: z.array(z.object({ id: NonNeg, root: NonNeg, parent: NonNeg, numChildren: Int, numActiveVmas: Int, refcount: Int, pages: Int, vmas: z.array(NonNeg), tree: z.array(NonNeg) }).strict()),
   processes: z.array(z.object({
     pid: NonNeg,

@@ -53,7 +53,15 @@ export function takeSnapshot (k: KernelState): Snapshot {
     frames: { next: f.pfnLimit, free: f.freeListSnapshot(), pages },
     swap: k.swap.snapshot(),
     spaces: [...k.spaces.values()].map((sp) => ({
-      id: sp.id, name: sp.name, kind: sp.kind, pages: sp.pages, named: named.has(sp), cache: [...sp.cache], immap: [...sp.immap.values()].map((v) => v.id)
+      id: sp.id,
+      name: sp.name,
+      kind: sp.kind,
+      pages: sp.pages,
+      named: named.has(sp),
+      cache: [...sp.cache],
+      immap: [...sp.immap.values()].map((v) => v.id),
+      // Only shmem objects with pages in swap have it, so snapshots without any stay as they were.
+      ...(sp.swapped.size > 0 ? { swapped: [...sp.swapped] } : {})
     })),
     anonVmas: [...k.anonVmas.values()].map((av) => ({
       id: av.id,
@@ -131,6 +139,7 @@ export function restoreSnapshot (k: KernelState, s: Snapshot, verify = true): vo
   for (const sp of s.spaces) {
     const space = new AddressSpace(sp.id, sp.name, sp.kind, sp.pages)
     for (const [index, pfn] of sp.cache) space.cache.set(index, pfn)
+    for (const [index, slot] of sp.swapped ?? []) space.swapped.set(index, slot)
     k.spaces.set(space.id, space)
     if (sp.named) {
       if (k.files.has(sp.name)) bad(`file name "${sp.name}" appears twice`)

@@ -36,6 +36,9 @@ function shmemEvictInode (k: KernelState, space: AddressSpace): void {
     space.cache.delete(index)
     k.putPage(pfn)
   }
+  // shmem_free_swap(): the slots of its swapped-out pages go too.
+  for (const slot of space.swapped.values()) k.swap.put(slot)
+  space.swapped.clear()
   k.spaces.delete(space.id)
 }
 

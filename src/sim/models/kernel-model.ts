@@ -62,6 +62,8 @@ export interface KernelModel {
    * truths; 2.6.11 always goes through the swap cache).
    */
   readonly swapinBypassesCache: boolean
+  /** mprotect_fixup() faults in (breaking COW) a private VM_LOCKED VMA that becomes writable (4.x and later). */
+  readonly mprotectPopulatesLocked: boolean
   /** mlock_fixup() merges the changed VMA with its neighbours (modern vma_modify_flags; 2.6.11 only splits). */
   readonly mlockMerges: boolean
 

@@ -47,6 +47,7 @@ export const linux2611: KernelModel = {
   mlockFaultsWrite: (vma: Vma) => (vma.flags & VM.WRITE) !== 0,
   // mm/mlock.c mlock_fixup(): split_vma() at both ends, no vma_merge().
   mlockMerges: false,
+  mprotectPopulatesLocked: false,
   // mm/memory.c do_swap_page(): read_swap_cache_async() always.
   swapinBypassesCache: false,
   // 2.6.11 mprotect_fixup(): "cannot reduce our commit if we make it unwritable again".

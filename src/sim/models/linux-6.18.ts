@@ -51,6 +51,7 @@ export const linux618: KernelModel = {
   // mm/gup.c populate_vma_page_range(): FOLL_WRITE when (vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE.
   mlockFaultsWrite: (vma: Vma) => (vma.flags & (VM.WRITE | VM.SHARED)) === VM.WRITE,
   mlockMerges: true,
+  mprotectPopulatesLocked: true,
   // mm/memory.c do_swap_page(): SWP_SYNCHRONOUS_IO && __swap_count(entry) == 1 skips the swap cache.
   swapinBypassesCache: true,
   mprotectUnaccountsUntouchedAnon: true,

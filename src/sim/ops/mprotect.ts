@@ -13,7 +13,7 @@ export const mprotectOp = defineOp({
     const mm = processOf(k, a)
     const flags = parseProt(a.prot)
     const addr = addressArg(a.addr)
-    checkMprotect(k, mm, addr, a.pages)
+    checkMprotect(k, mm, addr, a.pages, flags)
     return { mm, addr, flags }
   },
   apply (k, a, { mm, addr, flags }) {

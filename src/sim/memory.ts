@@ -308,7 +308,8 @@ function wpPageCopy (vmf: VmFault, old: number): void {
   k.putPage(old)
 }
 
-function spaceOf (k: KernelState, pfn: number): AddressSpace {
+/** The address_space of a page-cache page. */
+export function spaceOf (k: KernelState, pfn: number): AddressSpace {
   const space = k.spaces.get(k.pageMapping(pfn) >>> 1)
   if (space === undefined) throw new Error(`page ${pfn} has no address_space`)
   return space

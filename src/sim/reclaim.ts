@@ -1,9 +1,9 @@
 import { PAGE_SIZE } from './constants.js'
 import { PG, ZERO_PFN } from './frames.js'
-import type { AddressSpace } from './address-space.js'
 import type { KernelState } from './kernel-state.js'
 import type { Mm } from './mm.js'
 import { PTE_ACCESSED, PTE_DIRTY, clearBits, pteDirty, pteIsSwap, pteMapped, ptePfn, pteYoung, swpOffset } from './pte.js'
+import { spaceOf } from './memory.js'
 import { rmapWalk, tryToUnmap } from './rmap.js'
 import { deleteFromSwapCache, freeSwapAndCache } from './swap-cache.js'
 
@@ -52,17 +52,8 @@ export function reclaimFolio (k: KernelState, pfn: number): void {
     return
   }
   // A page-cache page: try_to_unmap() clears each PTE (a dirty one dirties the page).
-  const space = k.spaces.get(k.pageMapping(pfn) >>> 1) as AddressSpace
-  rmapWalk(k, pfn, (m) => {
-    const pte = m.leaf.ptes[m.slot]
-    if (pteDirty(pte)) k.setPageFlags(pfn, PG.dirty)
-    k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, 0)
-    if (space.kind === 'shmem') m.vma.mm.rss.shmem--
-    else m.vma.mm.rss.file--
-    k.unmapPage(pfn)
-    k.putPage(pfn)
-    return undefined
-  })
+  const space = spaceOf(k, pfn)
+  tryToUnmap(k, pfn)
   if (k.refcount(pfn) !== 1) return
   const index = k.pageIndex(pfn)
   if (space.kind === 'shmem') {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { errors, FileParams, SessionParams } from '../schemas/common.js'
-import { CreateFileBody, Evict, File, FileDetailSchema, FileList, fileDetailOut } from '../schemas/files.js'
+import { CreateFileBody, Evict, File, FileDetailSchema, FileList, fileDetailOut, Writeback } from '../schemas/files.js'
 import { tagSim } from '../src/plugins/session-auth.js'
 
 /** Files: their page cache and i_mmap. */
@@ -20,6 +20,10 @@ const fileRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/files/:name/evict', {
     schema: { operationId: 'evictFile', tags: ['files', 'rmap operations'], summary: 'Evict the clean, unmapped page-cache pages of the file', params: FileParams, response: { 200: Evict, ...errors(400, 401, 404, 413, 415, 429, 503) } }
   }, async (request) => tagSim(request).evict({ file: request.params.name }))
+
+  app.post('/files/:name/writeback', {
+    schema: { operationId: 'writebackFile', tags: ['files', 'rmap operations'], summary: 'Write back the file\'s dirty pages (fsync): 6.18 cleans the shared PTEs first (folio_mkclean), 2.6.11 only the pages', params: FileParams, response: { 200: Writeback, ...errors(400, 401, 404, 413, 415, 429, 503) } }
+  }, async (request) => tagSim(request).writeback({ file: request.params.name }))
 }
 
 export default fileRoutes

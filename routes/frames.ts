@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { z } from 'zod'
 import { errors, PfnParams, SessionParams } from '../schemas/common.js'
-import { Frame, FrameList, FramesQuery, frameOut, Migrate, Mkclean, Referenced, Rmap, RmapQuery, rmapJson, Unmap } from '../schemas/frames.js'
+import { Frame, FrameList, FramesQuery, frameOut, Migrate, Mkclean, Referenced, Rmap, RmapQuery, rmapJson, Unmap, withTraceOut } from '../schemas/frames.js'
 import { tagSim } from '../src/plugins/session-auth.js'
 
 /** Frames (struct page), their reverse map, and the rmap operations. */
@@ -30,12 +30,12 @@ const frameRoutes: FastifyPluginAsyncZod = async (app) => {
   })
 
   app.post('/frames/:pfn/referenced', {
-    schema: { operationId: 'pageReferenced', tags: ['rmap operations'], summary: 'page_referenced: test and clear the young bit of every mapping PTE', params: PfnParams, response: { 200: Referenced, ...errors(400, 401, 404, 413, 415, 422, 429, 503) } }
-  }, async (request) => tagSim(request).referenced(request.params))
+    schema: { operationId: 'pageReferenced', tags: ['rmap operations'], summary: 'page_referenced: test and clear the young bit of every mapping PTE; ?trace=true adds its walk', params: PfnParams, querystring: RmapQuery, response: { 200: Referenced, ...errors(400, 401, 404, 413, 415, 422, 429, 503) } }
+  }, async (request) => withTraceOut(tagSim(request).referenced({ ...request.params, trace: request.query.trace })))
 
   app.post('/frames/:pfn/unmap', {
-    schema: { operationId: 'tryToUnmap', tags: ['rmap operations'], summary: 'try_to_unmap: swap out (anonymous) or drop the PTEs (file)', params: PfnParams, response: { 200: Unmap, ...errors(400, 401, 404, 413, 415, 422, 429, 503) } }
-  }, async (request) => tagSim(request).unmap(request.params))
+    schema: { operationId: 'tryToUnmap', tags: ['rmap operations'], summary: 'try_to_unmap: swap out (anonymous) or drop the PTEs (file); ?trace=true adds its walk', params: PfnParams, querystring: RmapQuery, response: { 200: Unmap, ...errors(400, 401, 404, 413, 415, 422, 429, 503) } }
+  }, async (request) => withTraceOut(tagSim(request).unmap({ ...request.params, trace: request.query.trace })))
 
   app.post('/frames/:pfn/mkclean', {
     schema: { operationId: 'pageMkclean', tags: ['rmap operations'], summary: 'page_mkclean: write-protect and clean every shared mapping, then write back', params: PfnParams, response: { 200: Mkclean, ...errors(400, 401, 404, 413, 415, 422, 429, 503) } }

@@ -64,7 +64,7 @@ const memoryRoutes: FastifyPluginAsyncZod = async (app) => {
       operationId: 'access',
       tags: ['address space'],
       summary: 'Touch one byte (read, write or exec): the fault path taken, the resulting PTE and frame',
-      description: 'An access a real process would die of (SIGSEGV, SIGBUS) is a 422 reply naming the reason; nothing changes.',
+      description: 'An access a real process would die of (SIGSEGV, SIGBUS) is a 422 reply naming the reason; nothing changes, except in 2.6.11 for an instruction fetch from a readable, non-executable page, which is first faulted in as a read (details.path names that fault, details.pte the entry it left).',
       params: PidParams,
       body: AccessBody,
       response: { 200: Access, ...errors(400, 401, 404, 413, 415, 422, 429, 503) }
@@ -74,7 +74,7 @@ const memoryRoutes: FastifyPluginAsyncZod = async (app) => {
     if (!r.ok) {
       const signal = new SignalError(r)
       throw new ApiError(422, signal.code, signal.message, {
-        signal: r.signal, siCode: r.siCode, reason: r.reason, addr: toHex(r.addr), op: r.op, pid: r.pid, vmaId: r.vmaId, pte: r.pte
+        signal: r.signal, siCode: r.siCode, reason: r.reason, addr: toHex(r.addr), op: r.op, pid: r.pid, vmaId: r.vmaId, path: r.path, pte: r.pte
       })
     }
     return accessOut(r)

@@ -18,3 +18,8 @@ export const Evict = z.object({
   evicted: z.array(z.object({ index: z.number().int(), pfn: z.number().int() })),
   kept: z.array(z.object({ index: z.number().int(), pfn: z.number().int(), why: z.string() }))
 })
+
+export const Writeback = z.object({
+  written: z.array(z.object({ index: z.number().int(), pfn: z.number().int() })).meta({ description: 'The dirty pages written, by index' }),
+  ptesCleaned: z.number().int().meta({ description: 'Shared PTEs write-protected and cleaned first (6.18 folio_mkclean; 2.6.11 leaves PTEs as they are)' })
+})

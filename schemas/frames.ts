@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { DecodedPte, FrameView, RmapResult, RmapStep } from '../src/sim/index.js'
 import { AddressOut, Pte, toHex } from './common.js'
 
-export const FrameKind = z.enum(['free', 'zero', 'pagetable', 'anon', 'file', 'shmem', 'swapcache'])
+export const FrameKind = z.enum(['free', 'zero', 'pagetable', 'kernel', 'anon', 'file', 'shmem', 'swapcache']).meta({ description: 'What the frame holds; a 2.6.11 session calls a page table a kernel page (its struct page cannot tell them apart)' })
 
 export const Frame = z.object({
   pfn: z.number().int(),
@@ -94,10 +94,14 @@ export function rmapJson (r: RmapResult): string {
   return out + ']}'
 }
 
-export const Referenced = z.object({ referenced: z.number().int(), ptes: z.number().int() })
+const WalkTrace = z.array(Step).optional().meta({ description: 'With ?trace=true: the rmap walk the operation made, step by step, and where it stopped' })
+export const Referenced = z.object({ referenced: z.number().int(), ptes: z.number().int(), trace: WalkTrace })
 export const Unmap = z.object({
-  unmapped: z.number().int(), success: z.boolean(), reason: z.string().optional(), swapSlot: z.number().int().optional(), freed: z.boolean(), dirty: z.boolean()
+  unmapped: z.number().int(), success: z.boolean(), reason: z.string().optional(), swapSlot: z.number().int().optional(), freed: z.boolean(), dirty: z.boolean(), trace: WalkTrace
 })
+
+/** A traced rmap operation's result with its walk's addresses in hex. */
+export const withTraceOut = <R extends { trace?: RmapStep[] }>(r: R): Omit<R, 'trace'> & { trace?: Array<z.infer<typeof Step>> } => ({ ...r, trace: r.trace?.map(stepOut) })
 export const Mkclean = z.object({ cleaned: z.number().int(), wasDirty: z.boolean() })
 export const Migrate = z.object({ newPfn: z.number().int(), remapped: z.number().int() })
 export { AddressOut }

@@ -28,11 +28,23 @@ export const Access = z.object({
   pteBefore: Pte,
   pte: Pte,
   pfn: z.number().int().optional(),
-  copiedFrom: z.number().int().optional()
+  copiedFrom: z.number().int().optional(),
+  signal: z.enum(['SIGSEGV', 'SIGBUS']).optional().meta({ description: 'Only where the fault changed the state and the process still took a signal (2.6.11: an instruction fetch from a readable, non-executable page)' }),
+  siCode: z.string().optional(),
+  reason: z.string().optional()
 }).meta({ id: 'Access' })
 
 export const accessOut = (r: AccessResult): z.infer<typeof Access> => ({
-  pid: r.pid, addr: toHex(r.addr), op: r.op, path: r.path, vmaId: r.vmaId, pteBefore: r.pteBefore, pte: r.pte, pfn: r.pfn, copiedFrom: r.copiedFrom
+  pid: r.pid,
+  addr: toHex(r.addr),
+  op: r.op,
+  path: r.path,
+  vmaId: r.vmaId,
+  pteBefore: r.pteBefore,
+  pte: r.pte,
+  pfn: r.pfn,
+  copiedFrom: r.copiedFrom,
+  ...(r.signal !== undefined ? { signal: r.signal, siCode: r.siCode, reason: r.reason } : {})
 })
 
 export const TranslateQuery = z.object({ addr: AddressQuery })

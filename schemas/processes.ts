@@ -28,7 +28,10 @@ export const Process = z.object({
   name: z.string().nullable(),
   parent: z.number().int().nullable(),
   vmas: z.number().int(),
-  rss: z.object({ anon: z.number().int(), file: z.number().int(), shmem: z.number().int(), swap: z.number().int() }),
+  rss: z.union([
+    z.object({ anon: z.number().int(), file: z.number().int(), shmem: z.number().int(), swap: z.number().int() }).strict(),
+    z.object({ rss: z.number().int(), anon_rss: z.number().int() }).strict()
+  ]).meta({ description: 'RSS as the session\'s kernel counts it: 6.18 MM_ANONPAGES/MM_FILEPAGES/MM_SHMEMPAGES/MM_SWAPENTS; 2.6.11 mm->rss and mm->anon_rss' }),
   pageTablePages: z.number().int()
 }).meta({ id: 'Process' })
 

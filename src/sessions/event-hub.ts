@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws'
-import type { SimEvent, Simulator } from '../sim/index.js'
+import type { PteLayout, SimEvent, Simulator } from '../sim/index.js'
 import { compileFilter, type EventFilter } from './event-filter.js'
 import { EventHistory } from './event-history.js'
 import { eventJson } from './event-wire.js'
@@ -62,7 +62,8 @@ export class Subscriber {
     if (this.closed) { this.pending.length = 0; return }
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, MAX_BATCH)
-      const msg = batch.length === 1 ? eventJson(batch[0]) : '[' + batch.map(eventJson).join(',') + ']'
+      const layout = this.hub.pteLayout
+      const msg = batch.length === 1 ? eventJson(batch[0], layout) : '[' + batch.map((e) => eventJson(e, layout)).join(',') + ']'
       // Only a client that is behind (something still queued) is dropped: a single message larger
       // than the cap still goes out to a client that keeps up.
       const queued = this.socket.bufferedAmount
@@ -111,6 +112,8 @@ export class EventHub {
 
   /** The sequence number of the latest event. */
   get seq (): number { return this.sim.state.events.seq }
+
+  get pteLayout (): PteLayout { return this.sim.state.model.pteLayout }
   /** The oldest sequence number still in the history (seq + 1 when it is empty). */
   get oldest (): number { return this.history.oldestSeq ?? this.seq + 1 }
 

@@ -1,10 +1,9 @@
-import { IntervalTree } from './interval-tree.js'
-import type { Vma } from './vma.js'
+import type { IMmap } from './immap.js'
 
 /**
  * struct address_space of a file or of a shmem object: its page cache (index -> PFN) and i_mmap, the
- * VMAs mapping it in an interval tree keyed by [vm_pgoff, vm_pgoff + pages - 1] (the 2.6.11 model calls
- * the same structure a priority tree; the query answer is the same).
+ * VMAs mapping it keyed by [vm_pgoff, vm_pgoff + pages - 1], in the structure of the session's kernel
+ * (KernelModel.newImmap: 6.18's interval tree, 2.6.11's priority search tree).
  */
 export type SpaceKind = 'file' | 'shmem'
 
@@ -17,13 +16,15 @@ export class AddressSpace {
   readonly cache = new Map<number, number>()
   /** shmem only: pages written to swap (shmem_writepage), index -> slot, held in place of the page. */
   readonly swapped = new Map<number, number>()
-  readonly immap = new IntervalTree<Vma>()
+  /** Replaced only when a snapshot restores its exact structure. */
+  immap: IMmap
 
-  constructor (id: number, name: string, kind: SpaceKind, pages: number) {
+  constructor (id: number, name: string, kind: SpaceKind, pages: number, immap: IMmap) {
     this.id = id
     this.name = name
     this.kind = kind
     this.pages = pages
+    this.immap = immap
   }
 
   /** Cached page indexes in ascending order. */

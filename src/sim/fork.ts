@@ -5,7 +5,7 @@ import type { KernelState } from './kernel-state.js'
 import { Mm } from './mm.js'
 import type { PteTable } from './page-table.js'
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_PROTNONE, PTE_RW, SWP_EXCLUSIVE } from './pte.js'
-import { linkVma, unlinkVma } from './vma-ops.js'
+import { linkForkedVma, unlinkVma } from './vma-ops.js'
 import { VM, isCowMapping, type Vma } from './vma.js'
 
 /** fork, spawn and exit: kernel/fork.c dup_mmap(), mm/memory.c copy_page_range(), mm/mmap.c exit_mmap(). */
@@ -54,7 +54,7 @@ export function fork (k: KernelState, parent: Mm, name: string | null): Mm {
     const tmp = k.newVma(child, vma.start, vma.end, vma.pgoff, vma.flags & ~VM.LOCKED, vma.mapping)
     tmp.file = vma.file
     if (!wipe) k.model.anonVmaFork(k, tmp, vma)
-    linkVma(k, tmp)
+    linkForkedVma(k, tmp, vma)
     k.emitVma('vma.created', tmp)
     if (!wipe && k.model.forkCopiesPtes(vma)) copyPageRange(k, child, tmp, parent, vma)
   }

@@ -25,6 +25,8 @@ export const PG = {
   uptodate: 1 << 3,
   dirty: 1 << 4,
   lru: 1 << 5,
+  /** PG_active: on the active LRU list (shown by the 2.6.11 model, which tracks page activity). */
+  active: 1 << 6,
   swapcache: 1 << 10,
   reserved: 1 << 13,
   swapbacked: 1 << 17,
@@ -40,6 +42,46 @@ export const PAGE_FLAG_NAMES = Object.keys(PG) as PageFlagName[]
 
 export function flagNames (flags: number): PageFlagName[] {
   return PAGE_FLAG_NAMES.filter((n) => (flags & PG[n]) !== 0)
+}
+
+/**
+ * How a kernel shows struct page's flags: the flags it has, by its own bit numbers (the simulator
+ * keeps one set of bits and shows each session's kernel its own).
+ */
+export interface PageFlagLayout {
+  /** Each flag this kernel has, with its bit in page->flags; a flag missing here is not shown. */
+  readonly bits: Readonly<Partial<Record<PageFlagName, number>>>
+  /** How a frame view names a page-table page ('kernel' where struct page cannot tell it apart). */
+  readonly tableKind: 'pagetable' | 'kernel'
+}
+
+/** The simulator's own bits (modern flag names; flagsRaw is the simulator's value). */
+export const SIM_PAGE_FLAGS: PageFlagLayout = {
+  bits: Object.fromEntries(PAGE_FLAG_NAMES.map((n) => [n, Math.log2(PG[n])])),
+  tableKind: 'pagetable'
+}
+
+/**
+ * 2.6.11 include/linux/page-flags.h: PG_locked 0, PG_referenced 2, PG_uptodate 3, PG_dirty 4, PG_lru 5,
+ * PG_active 6, PG_reserved 11, PG_swapcache 16. It has no PG_swapbacked (2.6.28), PG_mlocked (2.6.28),
+ * PG_anon_exclusive (5.19) or page-table page type: a page table is a page the kernel keeps for itself.
+ */
+export const PAGE_FLAGS_2611: PageFlagLayout = {
+  bits: { locked: 0, referenced: 2, uptodate: 3, dirty: 4, lru: 5, active: 6, reserved: 11, swapcache: 16 },
+  tableKind: 'kernel'
+}
+
+/** The names and the raw value of `flags` as `layout`'s kernel shows them. */
+export function flagsIn (layout: PageFlagLayout, flags: number): { names: PageFlagName[], raw: number } {
+  const names: PageFlagName[] = []
+  let raw = 0
+  for (const n of PAGE_FLAG_NAMES) {
+    const bit = layout.bits[n]
+    if (bit === undefined || (flags & PG[n]) === 0) continue
+    names.push(n)
+    raw += 2 ** bit
+  }
+  return { names, raw }
 }
 
 /**

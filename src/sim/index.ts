@@ -8,7 +8,7 @@ export type { SimEvent, EventType, PteEventType, PteListener, Cause, FaultPath }
 export { DEFAULT_LIMITS, type SimLimits, type FrameKind } from './kernel-state.js'
 export { PAGE_SIZE, TASK_SIZE, MMAP_BASE, hex } from './constants.js'
 export { ZERO_PFN, PFN_BASE } from './frames.js'
-export { decodePte, ptePfn, pteMapped, type DecodedPte } from './pte.js'
+export { decodePte, ptePfn, pteMapped, type DecodedPte, type PteLayout } from './pte.js'
 export type { FrameView, VmaView, ProcessView, LevelView, FileView, MappingView } from './views.js'
 export type { RmapStep, UnmapResult } from './rmap.js'
 export type { InvariantReport } from './invariants.js'

@@ -98,6 +98,41 @@ export class IntervalTree<T> {
     return node
   }
 
+  /**
+   * mm/interval_tree.c vma_interval_tree_insert_after(): `value` (same start as `prev`) goes right
+   * after `prev` in iteration order: as prev's right child, or as the leftmost node of prev's right
+   * subtree, widening the augmentation on the way down, then rebalanced.
+   */
+  insertAfter (value: T, start: number, last: number, prev: IntervalNode<T>): IntervalNode<T> {
+    const p = prev as Node<T>
+    if (p.owner !== this || p.start !== start || !Number.isSafeInteger(last) || last < start) {
+      throw new Error(`IntervalTree.insertAfter: [${start}, ${last}] cannot follow ${describe(prev)}`)
+    }
+    const node = new Node(value, start, last, this)
+    let parent: Node<T>
+    let asLeft: boolean
+    if (p.right === null) {
+      parent = p
+      asLeft = false
+    } else {
+      parent = p.right
+      if (parent.subtreeLast < last) parent.subtreeLast = last
+      while (parent.left !== null) {
+        parent = parent.left
+        if (parent.subtreeLast < last) parent.subtreeLast = last
+      }
+      asLeft = true
+    }
+    // Ancestors above the path widen too (rb_insert_augmented propagates from the new node).
+    for (let a: Node<T> | null = parent; a !== null; a = a.parent) if (a.subtreeLast < last) a.subtreeLast = last
+    node.parent = parent
+    if (asLeft) parent.left = node
+    else parent.right = node
+    this.count++
+    this.insertFixup(node)
+    return node
+  }
+
   /** Remove a node returned by insert() on this tree; throws for any other node. */
   remove (node: IntervalNode<T>): void {
     const z = node as Node<T>

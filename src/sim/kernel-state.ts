@@ -169,7 +169,7 @@ export class KernelState {
   }
 
   newSpace (name: string, kind: SpaceKind, pages: number): AddressSpace {
-    const as = new AddressSpace(this.nextSpaceId++, name, kind, pages)
+    const as = new AddressSpace(this.nextSpaceId++, name, kind, pages, this.model.newImmap())
     this.spaces.set(as.id, as)
     return as
   }

@@ -1,5 +1,5 @@
 import { PAGE_SIZE, hex } from './constants.js'
-import { InvalidArgumentError, UnsupportedError } from './errors.js'
+import { InvalidArgumentError } from './errors.js'
 import { PG } from './frames.js'
 import type { KernelState } from './kernel-state.js'
 import { populateRange } from './gup.js'
@@ -8,6 +8,7 @@ import { madviseFree, pageoutCandidates, reclaimFolio } from './reclaim.js'
 import { checkPages, checkUserRange, ensureVmaRoom } from './mmap.js'
 import type { Mm } from './mm.js'
 import { checkFullyMapped } from './mprotect.js'
+import { checkFeature } from './models/features.js'
 import { modifyVmaFlags } from './vma-ops.js'
 import { VM, type Vma } from './vma.js'
 
@@ -34,10 +35,7 @@ const FLAG_ADVICES: Partial<Record<Advice, { set?: number, clear?: number }>> = 
 /** The kernel model has the advice, or UnsupportedError naming the version that added it. */
 export function checkAdviceSupported (k: KernelState, advice: Advice): void {
   const feature = adviceFeature(advice)
-  const since = k.model.missingFeatures[feature]
-  if (since !== undefined) {
-    throw new UnsupportedError(`madvise(${feature}) is not in Linux ${k.model.version}: it came in ${since}`, 'EINVAL', { advice, feature, addedIn: since })
-  }
+  checkFeature(k, feature, `madvise(${feature})`, { advice })
 }
 
 /**
@@ -50,7 +48,7 @@ export function checkAdviceSupported (k: KernelState, advice: Advice): void {
 export function checkMadvise (k: KernelState, mm: Mm, addr: number, pages: number, advice: Advice): void {
   checkAdviceSupported(k, advice)
   checkPages(pages, 'madvise')
-  checkUserRange(addr, pages * PAGE_SIZE, 'madvise')
+  checkUserRange(k, addr, pages * PAGE_SIZE, 'madvise')
   const hi = addr + pages * PAGE_SIZE
   const vmas = checkFullyMapped(mm, addr, hi, 'madvise')
   const bad = (vma: Vma, why: string, errno = 'EINVAL'): never => {

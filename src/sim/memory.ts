@@ -8,9 +8,10 @@ import { pteIndex, type PteTable } from './page-table.js'
 import { maybeMkwrite, vmPageProt } from './prot.js'
 import {
   PTE_ACCESSED, PTE_DIRTY, PTE_NX, PTE_PRESENT, PTE_RW, PTE_SPECIAL, SWP_EXCLUSIVE, makePte, pteBits, pteDirty, pteIsSwap,
-  pteMapped, ptePfn, pteWrite, setBits, swpOffset
+  pteMapped, ptePfn, pteWrite, pteYoung, setBits, swpOffset
 } from './pte.js'
 import { mlockUpdate } from './rmap.js'
+import { lruAddActive, markPageAccessed } from './lru.js'
 import { deleteFromSwapCache, freeSwapAndCache } from './swap-cache.js'
 import { VM, VM_ACCESS_FLAGS, type Vma } from './vma.js'
 
@@ -96,7 +97,9 @@ export function checkFault (k: KernelState, mm: Mm, addr: number, op: AccessOp):
   if (vma === undefined) {
     return { kind: 'signal', mm, addr, page, pteBefore, signal: 'SIGSEGV', siCode: 'SEGV_MAPERR', reason: 'no VMA contains the address' }
   }
-  const denied = accessError(vma, op, k.model.readAccessFlags)
+  // 2.6.11: a fetch from a not-present page is a read fault (case 0); from a present one, case 1.
+  const asRead = op === 'exec' && k.model.execFaultsAsRead && (pteBefore & PTE_PRESENT) === 0
+  const denied = accessError(vma, asRead ? 'read' : op, k.model.readAccessFlags)
   if (denied !== null) return { kind: 'signal', mm, addr, page, pteBefore, signal: 'SIGSEGV', siCode: 'SEGV_ACCERR', reason: denied, vma }
   if (vma.mapping !== null && pteBefore === 0 && vma.linearPageIndex(page) >= vma.mapping.pages) {
     return { kind: 'signal', mm, addr, page, pteBefore, signal: 'SIGBUS', siCode: 'BUS_ADRERR', reason: `page ${vma.linearPageIndex(page)} is past the end of ${vma.mapping.name} (${vma.mapping.pages} pages)`, vma }
@@ -171,6 +174,12 @@ export function handleMmFault (k: KernelState, check: FaultCheck, op: AccessOp):
   vmf.pteAfter = after
   vmf.pfn = pteMapped(after) ? ptePfn(after) : undefined
   if ((vmf.vma.flags & VM.LOCKED) !== 0 && k.model.tracksMlock) mlockFaulted(vmf)
+  if (op === 'exec' && !hardwareAllows(after, op)) {
+    // 2.6.11 do_page_fault(): the refetch finds the page present but NX: case 1 (read, present) -> bad_area.
+    vmf.signal = 'SIGSEGV'
+    vmf.siCode = 'SEGV_ACCERR'
+    vmf.reason = 'instruction fetch: 2.6.11 faulted the page in as a read (error_code & 3 == 0), then the refetch hit the NX PTE (case 1: read, present) and took SIGSEGV'
+  }
   return vmf
 }
 
@@ -206,6 +215,7 @@ function newAnonPage (vmf: VmFault): number {
   const av = k.model.anonVmaPrepare(k, vma)
   const pfn = k.allocFrame()
   k.setPageFlags(pfn, PG.uptodate | PG.lru | PG.swapbacked | (k.model.tracksAnonExclusive ? PG.anonExclusive : 0))
+  lruAddActive(k, pfn)
   k.setAnonMapping(pfn, k.model.newPageAnonVma(vma, true) ?? av, vma.linearPageIndex(vmf.address))
   k.mapPage(pfn)
   return pfn
@@ -235,12 +245,15 @@ function rssFileCounter (mm: Mm, space: AddressSpace, delta: number): void {
 
 /**
  * do_fault(): do_read_fault maps the page-cache page; do_cow_fault gives a private writer an anonymous
- * copy (the cache page is read in but not mapped); do_shared_fault maps the cache page writable, dirty.
+ * copy (the cache page is read in but not mapped); do_shared_fault maps the cache page writable, dirty
+ * (the page too in 6.18; in 2.6.11 only the PTE).
  */
 function doFault (vmf: VmFault, space: AddressSpace): void {
   const { k, mm, vma } = vmf
   const prot = vmPageProt(k.model, vma)
   const cachePfn = findOrReadPage(k, space, vma.linearPageIndex(vmf.address))
+  // 2.6.11 filemap_nopage() / shmem_nopage(): the page found is marked accessed, whatever comes next.
+  markPageAccessed(k, cachePfn)
   if (vmf.write && !vma.isShared) {
     const pfn = newAnonPage(vmf)
     setFaultPte(vmf, makePte(pfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
@@ -253,7 +266,7 @@ function doFault (vmf: VmFault, space: AddressSpace): void {
   k.mapPage(cachePfn)
   rssFileCounter(mm, space, 1)
   if (vmf.write) {
-    k.setPageFlags(cachePfn, PG.dirty)
+    if (k.model.sharedWriteFaultDirtiesPage) k.setPageFlags(cachePfn, PG.dirty)
     setFaultPte(vmf, makePte(cachePfn, prot | PTE_DIRTY | maybeMkwrite(vma)))
     vmf.path = 'shared_write'
   } else {
@@ -334,8 +347,10 @@ function doSwapPage (vmf: VmFault): void {
     // swapin_readahead(): a new frame, read from swap, in the swap cache (the allocation's reference).
     pfn = k.allocFrame()
     k.setPageFlags(pfn, PG.uptodate | PG.lru | PG.swapbacked | PG.swapcache)
+    lruAddActive(k, pfn)
     k.swap.addToCache(swapSlot, pfn)
   }
+  markPageAccessed(k, pfn)
   const isNew = k.pageMapping(pfn) === 0
   vmf.newFromSwap = isNew
   k.getPage(pfn)
@@ -422,6 +437,7 @@ export function zapRange (k: KernelState, mm: Mm, vma: Vma, lo: number, hi: numb
         if (anon) mm.rss.anon--
         else {
           if (pteDirty(pte)) k.setPageFlags(pfn, PG.dirty)
+          if (pteYoung(pte)) markPageAccessed(k, pfn)
           rssFileCounter(mm, spaceOf(k, pfn), -1)
         }
         k.unmapPage(pfn)

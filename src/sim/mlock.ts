@@ -26,7 +26,7 @@ export function lockRange (addr: number, pages: number): { lo: number, hi: numbe
 export function checkMlock (k: KernelState, mm: Mm, addr: number, pages: number, lock: boolean): { lo: number, hi: number } {
   checkPages(pages, lock ? 'mlock' : 'munlock')
   const { lo, hi } = lockRange(addr, pages)
-  checkUserRange(lo, hi - lo, lock ? 'mlock' : 'munlock')
+  checkUserRange(k, lo, hi - lo, lock ? 'mlock' : 'munlock')
   const vmas = checkFullyMapped(mm, lo, hi, lock ? 'mlock' : 'munlock')
   ensureVmaRoom(k, mm, (vmas[0].start < lo ? 1 : 0) + (vmas[vmas.length - 1].end > hi ? 1 : 0))
   if (lock) k.frames.ensureAvailable((hi - lo) / PAGE_SIZE + mm.pgtable.tablesNeeded(lo, hi), 'mlock')

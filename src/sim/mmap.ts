@@ -1,4 +1,4 @@
-import { PAGE_SIZE, TASK_SIZE, hex } from './constants.js'
+import { PAGE_SIZE, hex } from './constants.js'
 import type { AddressSpace } from './address-space.js'
 import { ConflictError, InvalidArgumentError, LimitError } from './errors.js'
 import type { KernelState } from './kernel-state.js'
@@ -42,13 +42,13 @@ export function checkPages (pages: number, what: string, field = 'pages'): void 
   if (!Number.isSafeInteger(pages) || pages <= 0) throw new InvalidArgumentError(`${what}: ${field} must be a whole number of pages, at least 1`, 'EINVAL', { [field]: pages })
 }
 
-export function checkUserRange (addr: number, len: number, what: string): void {
+export function checkUserRange (k: KernelState, addr: number, len: number, what: string): void {
   if (!Number.isSafeInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) {
     throw new InvalidArgumentError(`${what}: address ${Number.isFinite(addr) ? hex(addr) : String(addr)} is not a page-aligned user address`, 'EINVAL', { addr })
   }
   if (!Number.isSafeInteger(len) || len <= 0) throw new InvalidArgumentError(`${what}: length must be at least one page`, 'EINVAL', { len })
-  if (addr + len > TASK_SIZE) {
-    throw new InvalidArgumentError(`${what}: [${hex(addr)}, ${hex(addr + len)}) goes past the top of user space (${hex(TASK_SIZE)})`, 'ENOMEM', { addr, len })
+  if (addr + len > k.model.taskSize) {
+    throw new InvalidArgumentError(`${what}: [${hex(addr)}, ${hex(addr + len)}) goes past the top of user space (${hex(k.model.taskSize)})`, 'ENOMEM', { addr, len })
   }
 }
 
@@ -64,7 +64,7 @@ export function checkMmap (k: KernelState, mm: Mm, a: MmapArgs): { addr: number,
   }
   const mode = a.fixed ?? 'noreplace'
   if (a.addr !== undefined && mode !== 'hint') {
-    checkUserRange(a.addr, len, 'mmap')
+    checkUserRange(k, a.addr, len, 'mmap')
     if (a.addr < k.model.mmapMinAddr) throw new InvalidArgumentError(`mmap: ${hex(a.addr)} is below vm.mmap_min_addr (${hex(k.model.mmapMinAddr)})`, 'EPERM', { addr: a.addr })
     if (mode === 'noreplace' && !mm.isFree(a.addr, a.addr + len)) {
       const v = mm.findVma(a.addr) as Vma
@@ -78,7 +78,7 @@ export function checkMmap (k: KernelState, mm: Mm, a: MmapArgs): { addr: number,
     // A hint is only a hint: rounded (round_hint_to_min), used when the range there is free.
     if (!Number.isSafeInteger(a.addr) || a.addr < 0) throw new InvalidArgumentError(`mmap: hint ${String(a.addr)} is not an address`, 'EINVAL', { addr: a.addr })
     const hint = k.model.roundHint(a.addr)
-    if (hint !== 0 && hint >= k.model.mmapMinAddr && hint + len <= TASK_SIZE && mm.isFree(hint, hint + len)) return { addr: hint, searched: false }
+    if (hint !== 0 && hint >= k.model.mmapMinAddr && hint + len <= k.model.taskSize && mm.isFree(hint, hint + len)) return { addr: hint, searched: false }
   }
   const anonPrivate = a.mapping === null && !a.shared
   const addr = k.model.getUnmappedArea(mm, len, anonPrivate)
@@ -104,9 +104,10 @@ export function doMmap (k: KernelState, mm: Mm, a: MmapArgs, at: { addr: number,
   if (mapping !== null) {
     pgoff = a.offset
   } else if (a.shared) {
-    // do_mmap(): MAP_SHARED anonymous ignores pgoff (modern) and shmem_zero_setup() backs it with shmem.
+    // do_mmap(): MAP_SHARED anonymous ignores pgoff (modern) and shmem_zero_setup() backs it with a
+    // shmem object of vm_end - vm_start bytes: with 2.6.11's kept offset, indexes past it are SIGBUS.
     pgoff = k.model.sharedAnonPgoffZero ? 0 : a.offset
-    mapping = k.newSpace(`dev/zero (shmem #${k.nextSpaceId})`, 'shmem', pgoff + a.pages)
+    mapping = k.newSpace(`dev/zero (shmem #${k.nextSpaceId})`, 'shmem', a.pages)
   } else {
     // do_mmap(): "Set pgoff according to addr for anon_vma".
     pgoff = addr / PAGE_SIZE
@@ -138,27 +139,29 @@ export function neighbours (mm: Mm, addr: number): { prev: Vma | undefined, next
 export function doMunmap (k: KernelState, mm: Mm, lo: number, hi: number): void {
   let vmas = mm.vmasIn(lo, hi)
   if (vmas.length === 0) return
+  const keepOutside = k.model.munmapKeepsOriginalOutside
   const first = vmas[0]
-  if (first.start < lo) splitVma(k, first, lo, true)
-  const last = vmas[vmas.length - 1]
-  if (last.end > hi) splitVma(k, last, hi, false)
+  if (first.start < lo) splitVma(k, first, lo, !keepOutside)
+  const last = mm.vmasIn(lo, hi).at(-1) as Vma
+  if (last.end > hi) splitVma(k, last, hi, keepOutside)
   vmas = mm.vmasIn(lo, hi)
   for (const v of vmas) zapRange(k, mm, v, v.start, v.end)
   const floor = mm.vmas[mm.vmas.indexOf(vmas[0]) - 1]?.end ?? 0
-  const ceiling = mm.vmas[mm.vmas.indexOf(vmas[vmas.length - 1]) + 1]?.start ?? TASK_SIZE + PAGE_SIZE
+  const ceiling = mm.vmas[mm.vmas.indexOf(vmas[vmas.length - 1]) + 1]?.start ?? 2 ** 47
   const spanLo = vmas[0].start
   const spanHi = vmas[vmas.length - 1].end
   for (const v of vmas) {
     unlinkVma(k, v)
     k.emitVma('vma.removed', v)
+    // 2.6.11 unmap_vma() -> arch_unmap_area(area): each removed VMA's own vm_start.
+    k.model.noteUnmap(mm, v.start)
   }
   mm.pgtable.freeRange(spanLo, spanHi, floor, ceiling)
-  k.model.noteUnmap(mm, lo)
 }
 
 /** Checks an munmap request; changes nothing. */
 export function checkMunmap (k: KernelState, mm: Mm, addr: number, pages: number): void {
   checkPages(pages, 'munmap')
-  checkUserRange(addr, pages * PAGE_SIZE, 'munmap')
+  checkUserRange(k, addr, pages * PAGE_SIZE, 'munmap')
   ensureVmaRoom(k, mm, splitsAdded(mm, addr, addr + pages * PAGE_SIZE))
 }

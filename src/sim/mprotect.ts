@@ -26,7 +26,7 @@ export function checkFullyMapped (mm: Mm, lo: number, hi: number, what: string):
 
 export function checkMprotect (k: KernelState, mm: Mm, addr: number, pages: number, protFlags: number): void {
   checkPages(pages, 'mprotect')
-  checkUserRange(addr, pages * PAGE_SIZE, 'mprotect')
+  checkUserRange(k, addr, pages * PAGE_SIZE, 'mprotect')
   const hi = addr + pages * PAGE_SIZE
   const vmas = checkFullyMapped(mm, addr, hi, 'mprotect')
   const splits = (vmas[0].start < addr ? 1 : 0) + (vmas[vmas.length - 1].end > hi ? 1 : 0)

@@ -1,4 +1,4 @@
-import { PAGE_SIZE, TASK_SIZE, hex } from './constants.js'
+import { PAGE_SIZE, hex } from './constants.js'
 import { InvalidArgumentError, LimitError } from './errors.js'
 import type { KernelState } from './kernel-state.js'
 import { checkPages, checkUserRange, doMunmap, ensureVmaRoom, neighbours } from './mmap.js'
@@ -27,7 +27,7 @@ export type MremapPlan =
 export function checkMremap (k: KernelState, mm: Mm, a: MremapArgs): MremapPlan {
   checkPages(a.pages, 'mremap')
   checkPages(a.newPages, 'mremap', 'newPages')
-  checkUserRange(a.addr, a.pages * PAGE_SIZE, 'mremap')
+  checkUserRange(k, a.addr, a.pages * PAGE_SIZE, 'mremap')
   if (!Number.isSafeInteger(a.newPages) || a.newPages <= 0) throw new InvalidArgumentError('mremap: the new length must be at least one page', 'EINVAL', { newPages: a.newPages })
   const oldLen = a.pages * PAGE_SIZE
   const newLen = a.newPages * PAGE_SIZE
@@ -40,7 +40,7 @@ export function checkMremap (k: KernelState, mm: Mm, a: MremapArgs): MremapPlan 
     throw new InvalidArgumentError(`mremap: [${hex(a.addr)}, ${hex(a.addr + oldLen)}) runs past the mapping's end ${hex(vma.end)}`, 'EFAULT', { addr: a.addr, vmaEnd: vma.end })
   }
   if (a.newAddr !== undefined) {
-    checkUserRange(a.newAddr, newLen, 'mremap')
+    checkUserRange(k, a.newAddr, newLen, 'mremap')
     if (a.addr + oldLen > a.newAddr && a.newAddr + newLen > a.addr) {
       throw new InvalidArgumentError('mremap: with MREMAP_FIXED the new range must not overlap the old one', 'EINVAL', { addr: a.addr, newAddr: a.newAddr })
     }
@@ -56,7 +56,7 @@ export function checkMremap (k: KernelState, mm: Mm, a: MremapArgs): MremapPlan 
     return { kind: 'shrink', vma }
   }
   const end = a.addr + newLen
-  if (vma.end === a.addr + oldLen && end <= TASK_SIZE && mm.isFree(vma.end, end)) return { kind: 'expand', vma }
+  if (vma.end === a.addr + oldLen && end <= k.model.taskSize && mm.isFree(vma.end, end)) return { kind: 'expand', vma }
   if (a.mayMove === false) throw new LimitError(`mremap: cannot grow in place at ${hex(a.addr)} and MREMAP_MAYMOVE is not set`, { addr: a.addr })
   ensureVmaRoom(k, mm, 3)
   const to = k.model.getUnmappedArea(mm, newLen, vma.mapping === null && !vma.isShared)
@@ -124,7 +124,7 @@ export function doMremap (k: KernelState, mm: Mm, a: MremapArgs, plan: MremapPla
  * each part split off as needed, keeping the gaps between them; no gap is allowed at the start.
  */
 function planMoveMany (k: KernelState, mm: Mm, addr: number, len: number, newAddr: number): MremapPlan {
-  checkUserRange(newAddr, len, 'mremap')
+  checkUserRange(k, newAddr, len, 'mremap')
   if (addr + len > newAddr && newAddr + len > addr) {
     throw new InvalidArgumentError('mremap: with MREMAP_FIXED the new range must not overlap the old one', 'EINVAL', { addr, newAddr })
   }

@@ -54,7 +54,7 @@ export type PteKind = 'none' | 'present' | 'protnone' | 'swap' | 'migration'
 
 export interface DecodedPte {
   kind: PteKind
-  /** The raw x86-64 value for present entries (NX in bit 63); the simulator's encoding otherwise. */
+  /** The value the session's kernel would hold (PteLayout): x86-64 bits, NX in bit 63; the modern model shows non-present entries in the simulator's own encoding. */
   raw: string
   pfn?: number
   present?: boolean
@@ -77,25 +77,72 @@ export function pteKind (pte: number): PteKind {
   return 'migration'
 }
 
-/** The value a kernel would hold, as a hex string (NX is bit 63, so it is prefixed to the 60 low bits). */
-export function rawPte (pte: number): string {
-  if (pte === 0) return '0x0'
-  const bits = (pte & 0xfff)
-  if ((bits & (PTE_PRESENT | PTE_PROTNONE)) === 0) return '0x' + pte.toString(16)
-  const low = (pte - PTE_NX * ((bits & PTE_NX) === 0 ? 0 : 1)).toString(16)
-  return (bits & PTE_NX) === 0 ? '0x' + low : '0x8' + low.padStart(15, '0')
+/**
+ * How a kernel lays its entries out, for printing: the simulator keeps one encoding (above) and shows
+ * each entry in the bits of the session's kernel.
+ */
+export interface PteLayout {
+  readonly name: string
+  /** The value this kernel would hold, as a hex string. */
+  raw: (pte: number) => string
+  /** The kernel has _PAGE_SPECIAL (2.6.11 does not). */
+  readonly special: boolean
+  /** Swap entries carry an exclusive bit (pte_swp_exclusive, 5.19+). */
+  readonly swapExclusive: boolean
 }
 
-export function decodePte (pte: number): DecodedPte {
+/** NX moves to bit 63, prefixed to the 60 low bits (a float64 cannot hold it beside the PFN). */
+function presentRaw (pte: number, low12: number): string {
+  const value = pte - (pte & 0xfff) + low12
+  const low = (value - ((low12 & PTE_NX) !== 0 ? PTE_NX : 0)).toString(16)
+  return (low12 & PTE_NX) === 0 ? '0x' + low : '0x8' + low.padStart(15, '0')
+}
+
+/** Modern x86-64 (arch/x86/include/asm/pgtable_types.h): _PAGE_PROTNONE is _PAGE_GLOBAL (0x100). */
+export const X86_64_PTE: PteLayout = {
+  name: 'x86-64 (arch/x86/include/asm/pgtable_types.h)',
+  raw (pte) {
+    if (pte === 0) return '0x0'
+    const bits = (pte & 0xfff)
+    if ((bits & (PTE_PRESENT | PTE_PROTNONE)) === 0) return '0x' + pte.toString(16)
+    return presentRaw(pte, bits)
+  },
+  special: true,
+  swapExclusive: true
+}
+
+/**
+ * 2.6.11 x86-64 (include/asm-x86_64/pgtable.h): _PAGE_PROTNONE is 0x080, and a swap entry is
+ * __swp_entry(type, offset) = type << 1 | offset << 8 (one swap device: type 0).
+ */
+export const X86_64_2611_PTE: PteLayout = {
+  name: 'x86-64 2.6.11 (include/asm-x86_64/pgtable.h)',
+  raw (pte) {
+    if (pte === 0) return '0x0'
+    const bits = (pte & 0xfff)
+    if ((bits & (PTE_PRESENT | PTE_PROTNONE)) === 0) return '0x' + (swpOffset(pte) * 256).toString(16)
+    const low12 = (bits & ~(PTE_PROTNONE | PTE_SPECIAL)) | ((bits & PTE_PROTNONE) !== 0 ? 0x080 : 0)
+    return presentRaw(pte, low12)
+  },
+  special: false,
+  swapExclusive: false
+}
+
+/** The value a modern kernel would hold, as a hex string. */
+export const rawPte = (pte: number): string => X86_64_PTE.raw(pte)
+
+export function decodePte (pte: number, layout: PteLayout = X86_64_PTE): DecodedPte {
   const kind = pteKind(pte)
-  const raw = rawPte(pte)
+  const raw = layout.raw(pte)
   if (kind === 'none') return { kind, raw }
   const bits = (pte & 0xfff)
-  if (kind === 'swap') return { kind, raw, swapOffset: swpOffset(pte), exclusive: (bits & SWP_EXCLUSIVE) !== 0 }
+  if (kind === 'swap') {
+    return layout.swapExclusive ? { kind, raw, swapOffset: swpOffset(pte), exclusive: (bits & SWP_EXCLUSIVE) !== 0 } : { kind, raw, swapOffset: swpOffset(pte) }
+  }
   if (kind === 'migration') {
     return { kind, raw, pfn: swpOffset(pte), writable: (bits & SWP_MIG_WRITE) !== 0 }
   }
-  return {
+  const decoded: DecodedPte = {
     kind,
     raw,
     pfn: ptePfn(pte),
@@ -107,4 +154,6 @@ export function decodePte (pte: number): DecodedPte {
     special: (bits & PTE_SPECIAL) !== 0,
     noExec: (bits & PTE_NX) !== 0
   }
+  if (!layout.special) delete decoded.special
+  return decoded
 }

@@ -10,8 +10,8 @@ import { decodePte, pteMapped, ptePfn, type DecodedPte } from './pte.js'
 import { rmapWalk, type RmapStep } from './rmap.js'
 import { takeSnapshot, type Snapshot } from './snapshot.js'
 import {
-  fileView, frameView, levelView, processView, vmaView,
-  type FileView, type FrameView, type LevelView, type ProcessView, type VmaView
+  fileView, frameKindName, frameView, levelView, processView, vmaView,
+  type FileView, type FrameKindName, type FrameView, type LevelView, type ProcessView, type VmaView
 } from './views.js'
 
 export interface RmapMappingView { pid: number, vmaId: number, addr: number, pte: DecodedPte }
@@ -26,7 +26,7 @@ export interface FileDetail extends FileView {
   immap: Array<{ pid: number, vmaId: number, start: number, end: number, pgoff: number, shared: boolean }>
 }
 
-export interface FrameFilter { kind?: FrameKind, mapped?: boolean, file?: string, after?: number, limit?: number }
+export interface FrameFilter { kind?: FrameKindName, mapped?: boolean, file?: string, after?: number, limit?: number }
 
 export interface SimStats {
   kernel: KernelVersion
@@ -59,12 +59,12 @@ export class Queries {
   pidOf (name: string): number { return processNamed(this.state, name).pid }
 
   processes (): ProcessView[] {
-    return [...this.state.processes.values()].sort((a, b) => a.pid - b.pid).map(processView)
+    return [...this.state.processes.values()].sort((a, b) => a.pid - b.pid).map((mm) => processView(this.state, mm))
   }
 
   processInfo (pid: number): ProcessView & { vmaList: VmaView[] } {
     const mm = this.process(pid)
-    return { ...processView(mm), vmaList: mm.vmas.map(vmaView) }
+    return { ...processView(this.state, mm), vmaList: mm.vmas.map(vmaView) }
   }
 
   // ---------------------------------------------------------------- files
@@ -90,11 +90,11 @@ export class Queries {
 
   translate (pid: number, addr: number): TranslateResult {
     const mm = this.process(pid)
-    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= TASK_SIZE) throw new InvalidArgumentError(`address ${String(addr)} is not a canonical user address`, 'EFAULT', { addr })
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= this.state.model.taskSize) throw new InvalidArgumentError(`address ${String(addr)} is not a canonical user address`, 'EFAULT', { addr })
     const levels = mm.pgtable.walk(pageDown(addr))
     const last = levels[levels.length - 1]
     const pfn = last.level === 'pte' && pteMapped(last.value) ? ptePfn(last.value) : null
-    return { pid, addr, vmaId: mm.vmaAt(addr)?.id ?? null, levels: levels.map(levelView), pfn, offset: addr % PAGE_SIZE }
+    return { pid, addr, vmaId: mm.vmaAt(addr)?.id ?? null, levels: levels.map((e) => levelView(e, this.state.model.pteLayout)), pfn, offset: addr % PAGE_SIZE }
   }
 
   /** Present, PROT_NONE, swap and migration PTEs in [from, to), at most `limit`, in address order. */
@@ -108,7 +108,7 @@ export class Queries {
         for (let i = lo; i < hi && next === null; i++) {
           if (leaf.ptes[i] === 0) continue
           if (entries.length === limit) { next = base + i * PAGE_SIZE; break }
-          entries.push({ addr: base + i * PAGE_SIZE, pte: decodePte(leaf.ptes[i]) })
+          entries.push({ addr: base + i * PAGE_SIZE, pte: decodePte(leaf.ptes[i], this.state.model.pteLayout) })
         }
       })
     }
@@ -128,7 +128,7 @@ export class Queries {
     const limit = filter.limit ?? 256
     const out: FrameView[] = []
     for (let pfn = Math.max(ZERO_PFN, (filter.after ?? ZERO_PFN - 1) + 1); pfn < k.frames.pfnLimit; pfn++) {
-      const kind = k.frameKind(pfn)
+      const kind = frameKindName(k, k.frameKind(pfn))
       if (filter.kind !== undefined ? kind !== filter.kind : kind === 'free') continue
       if (filter.mapped !== undefined && (k.mapcount(pfn) > 0) !== filter.mapped) continue
       if (space !== undefined && k.pageMapping(pfn) !== fileMapping(space.id)) continue
@@ -149,7 +149,7 @@ export class Queries {
     rmapWalk(this.state, pfn, (m) => {
       const value = m.leaf.ptes[m.slot]
       let pte = decoded.get(value)
-      if (pte === undefined) { pte = decodePte(value); decoded.set(value, pte) }
+      if (pte === undefined) { pte = decodePte(value, this.state.model.pteLayout); decoded.set(value, pte) }
       mappings.push({ pid: m.pid, vmaId: m.vma.id, addr: m.addr, pte })
       return undefined
     }, steps)
@@ -168,7 +168,7 @@ export class Queries {
     const k = this.state
     const byKind: Record<string, number> = {}
     for (let pfn = ZERO_PFN + 1; pfn < k.frames.pfnLimit; pfn++) {
-      const kind = k.frameKind(pfn)
+      const kind = frameKindName(k, k.frameKind(pfn))
       if (kind !== 'free') byKind[kind] = (byKind[kind] ?? 0) + 1
     }
     let vmas = 0

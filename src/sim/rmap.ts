@@ -29,9 +29,12 @@ export type WalkOutcome = 'matched' | 'outside_vma' | 'no_page_table' | 'pte_non
 
 export type RmapStep =
   | { step: 'page', pfn: number, mapping: MappingView, index: number, note: string }
-  | { step: 'object', kind: 'anon_vma' | 'address_space' | 'none', id?: number, name?: string, structure?: string, query?: { first: number, last: number }, vmas: number, note: string }
+  | { step: 'object', kind: 'anon_vma' | 'address_space' | 'none', id?: number, name?: string, structure?: string, query?: { first: number, last: number }, vmas: number, note: string, treeNodes?: TreeNodeStep[] }
   | { step: 'vma', pid: number, vmaId: number, start: number, end: number, pgoff: number, formula: string, addr: number, levels: LevelView[], outcome: WalkOutcome, note: string }
   | { step: 'done', matched: number, note: string }
+
+/** A node of the 2.6.11 priority tree that vma_prio_tree_foreach stepped onto: its keys, its VMAs (the node's, then its vm_set list), and whether it overlaps the index. */
+export interface TreeNodeStep { radix: number, heap: number, vmaIds: number[], overlaps: boolean }
 
 export interface WalkTarget {
   kind: 'anon' | 'file' | 'none'
@@ -61,12 +64,25 @@ function candidateVmas (k: KernelState, t: WalkTarget): Vma[] {
 }
 
 /**
+ * When a walk ends before its last VMA: `done` is asked after each VMA (rmap_walk's rwc->done, and the
+ * `if (!mapcount) break` / `if (!page_mapped(page)) break` of 2.6.11's walks), with the reason to
+ * show in a trace.
+ */
+export interface WalkStop {
+  done: () => boolean
+  why: string
+  /** Ends the walk before this VMA is visited (2.6.11 page_referenced_file's locked shared VMAs). */
+  before?: { test: (vma: Vma) => boolean, why: string }
+}
+
+/**
  * rmap_walk(): from the page's `mapping` to every VMA that may map it (rmap_walk_anon /
  * rmap_walk_file), the address in each (vma_address), and a page-table walk there
- * (page_vma_mapped_walk); `visit` sees each PTE that maps this PFN. With `trace`, every step is
- * recorded in the terms of the diagram.
+ * (page_vma_mapped_walk); `visit` sees each PTE that maps this PFN and ends the walk by returning
+ * false; `stop` may end it after any VMA. With `trace`, every step is recorded in the terms of the
+ * diagram.
  */
-export function rmapWalk (k: KernelState, pfn: number, visit: (m: RmapMapping) => boolean | undefined, trace?: RmapStep[]): number {
+export function rmapWalk (k: KernelState, pfn: number, visit: (m: RmapMapping) => boolean | undefined, trace?: RmapStep[], stop?: WalkStop): number {
   const t = walkTarget(k, pfn)
   const m = k.pageMapping(pfn)
   if (trace !== undefined) {
@@ -84,13 +100,20 @@ export function rmapWalk (k: KernelState, pfn: number, visit: (m: RmapMapping) =
     if (t.kind === 'anon' && t.anonVma !== undefined) {
       trace.push({ step: 'object', kind: 'anon_vma', id: t.anonVma.id, structure: k.model.anonName, query: { first: t.index, last: t.index }, vmas: vmas.length, note: k.model.describeAnonWalk(t.anonVma, t.index) })
     } else if (t.kind === 'file' && t.space !== undefined) {
-      trace.push({ step: 'object', kind: 'address_space', id: t.space.id, name: t.space.name, structure: k.model.immapName, query: { first: t.index, last: t.index }, vmas: vmas.length, note: `VMAs in i_mmap of ${t.space.name} whose pgoff range holds index ${t.index}` })
+      const nodes = t.space.immap.traceQuery?.(t.index, t.index).map((n) => ({ radix: n.radix, heap: n.heap, vmaIds: n.values.map((v) => v.id), overlaps: n.overlaps }))
+      trace.push({ step: 'object', kind: 'address_space', id: t.space.id, name: t.space.name, structure: k.model.immapName, query: { first: t.index, last: t.index }, vmas: vmas.length, note: `VMAs in i_mmap of ${t.space.name} whose pgoff range holds index ${t.index}${nodes !== undefined ? ', found by walking the priority tree nodes in treeNodes ([radix_index, heap_index] = [vm_pgoff, last pgoff])' : ''}`, ...(nodes !== undefined ? { treeNodes: nodes } : {}) })
     } else {
       trace.push({ step: 'object', kind: 'none', vmas: 0, note: 'nothing to walk' })
     }
   }
   let matched = 0
-  for (const vma of vmas) {
+  let stoppedEarly: string | undefined
+  for (let i = 0; i < vmas.length; i++) {
+    const vma = vmas[i]
+    if (stop?.before?.test(vma) === true) {
+      stoppedEarly = `VMA #${vma.id} of pid ${vma.mm.pid}: ${stop.before.why}; the walk stops, ${vmas.length - i} VMA(s) not visited`
+      break
+    }
     const addr = vma.addressOf(t.index)
     const inside = addr >= vma.start && addr < vma.end
     let outcome: WalkOutcome = 'outside_vma'
@@ -113,14 +136,18 @@ export function rmapWalk (k: KernelState, pfn: number, visit: (m: RmapMapping) =
         not_present: 'the PTE is not present (a swap or migration entry)',
         other_pfn: 'the PTE maps another frame (this process has its own copy)'
       }
-      trace.push({ step: 'vma', pid: vma.mm.pid, vmaId: vma.id, start: vma.start, end: vma.end, pgoff: vma.pgoff, formula, addr, levels: inside ? vma.mm.pgtable.walk(addr).map(levelView) : [], outcome, note: notes[outcome] })
+      trace.push({ step: 'vma', pid: vma.mm.pid, vmaId: vma.id, start: vma.start, end: vma.end, pgoff: vma.pgoff, formula, addr, levels: inside ? vma.mm.pgtable.walk(addr).map((e) => levelView(e, k.model.pteLayout)) : [], outcome, note: notes[outcome] })
     }
     if (outcome === 'matched' && leaf !== undefined) {
       matched++
       if (visit({ pid: vma.mm.pid, vma, addr, leaf, slot: pteIndex(addr) }) === false) break
     }
+    if (stop !== undefined && i < vmas.length - 1 && stop.done()) {
+      stoppedEarly = `${stop.why}: the walk stops, ${vmas.length - 1 - i} VMA(s) not visited`
+      break
+    }
   }
-  if (trace !== undefined) trace.push({ step: 'done', matched, note: `${matched} PTE(s) map PFN ${pfn}; mapcount is ${k.mapcount(pfn)}` })
+  if (trace !== undefined) trace.push({ step: 'done', matched, note: `${matched} PTE(s) map PFN ${pfn}; mapcount is ${k.mapcount(pfn)}${stoppedEarly !== undefined ? '; ' + stoppedEarly : ''}` })
   return matched
 }
 
@@ -136,15 +163,27 @@ export function checkRmapPage (k: KernelState, pfn: number, what: string): void 
  * folio_referenced() / page_referenced(): test and clear the young bit of every mapping PTE; the
  * result is how many were young. 2.6.11 also counts (and clears) PG_referenced.
  */
-export function pageReferenced (k: KernelState, pfn: number): { referenced: number, ptes: number } {
+export function pageReferenced (k: KernelState, pfn: number, trace?: RmapStep[]): { referenced: number, ptes: number } {
   let referenced = 0
+  // page_referenced_one() counts each mapping found down from page_mapcount(); at 0 the walk ends.
+  let mapcount = k.mapcount(pfn)
   const ptes = rmapWalk(k, pfn, (m) => {
+    mapcount--
+    // 6.18 folio_referenced_one(): a VM_LOCKED mapping ends the walk, its young bit untested.
+    if (k.model.referencedStopsAtLockedMapping && (m.vma.flags & VM.LOCKED) !== 0) return false
     const pte = m.leaf.ptes[m.slot]
     if (pteYoung(pte)) {
       referenced++
       k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, clearBits(pte, PTE_ACCESSED))
     }
     return undefined
+  }, trace, {
+    done: () => mapcount <= 0,
+    why: 'every mapping is counted (mapcount reached 0)',
+    // 2.6.11 page_referenced_file(): a VM_LOCKED|VM_MAYSHARE VMA counts as a reference and ends the walk.
+    before: k.model.referencedStopsAtLockedSharedVma && !k.isAnonPage(pfn)
+      ? { test: (vma) => { const hit = (vma.flags & (VM.LOCKED | VM.MAYSHARE)) === (VM.LOCKED | VM.MAYSHARE); if (hit) referenced++; return hit }, why: 'VM_LOCKED|VM_MAYSHARE counts as referenced' }
+      : undefined
   })
   if (k.model.referencedCountsPageFlag && (k.pageFlags(pfn) & PG.referenced) !== 0) {
     referenced++
@@ -179,12 +218,14 @@ export function checkTryToUnmap (k: KernelState, pfn: number): void {
  * PTEs and stays cached. 2.6.11's try_to_unmap_one() refuses a young PTE (clearing it), so a second
  * try succeeds.
  */
-export function tryToUnmap (k: KernelState, pfn: number): UnmapResult {
+export function tryToUnmap (k: KernelState, pfn: number, trace?: RmapStep[]): UnmapResult {
   const anon = k.isAnonPage(pfn)
   let slot: number | undefined
   if (anon) slot = k.swap.slotOfPfn.get(pfn) ?? addToSwap(k, pfn)
   let unmapped = 0
   let failed: string | undefined
+  // 2.6.11 try_to_unmap_anon/_file: `if (ret == SWAP_FAIL || !page_mapped(page)) break`; 6.18 rwc->done = folio_not_mapped.
+  const unmappedAll: WalkStop = { done: () => k.mapcount(pfn) === 0, why: 'the page is no longer mapped' }
   rmapWalk(k, pfn, (m) => {
     const pte = m.leaf.ptes[m.slot]
     // try_to_unmap_one(): a VM_LOCKED mapping ends the walk (6.18 walk_abort, 2.6.11 SWAP_FAIL).
@@ -215,7 +256,7 @@ export function tryToUnmap (k: KernelState, pfn: number): UnmapResult {
     k.putPage(pfn)
     unmapped++
     return undefined
-  })
+  }, trace, unmappedAll)
   const dirty = (k.pageFlags(pfn) & PG.dirty) !== 0
   const success = k.mapcount(pfn) === 0
   if (anon && success && slot !== undefined) {

@@ -14,6 +14,17 @@ const Int = z.number().int()
 const NonNeg = Int.min(0)
 const Pair = z.tuple([NonNeg, NonNeg])
 
+/**
+ * The 2.6.11 priority search tree of an i_mmap, flat: nodes by index, each with its VMA ids (the
+ * tree node's VMA, then its vm_set list) and the indexes of its children.
+ */
+export const ImmapTree = z.object({
+  indexBits: Int.min(1).max(53),
+  root: NonNeg.nullable(),
+  nodes: z.array(z.object({ ids: z.array(NonNeg).min(1), left: NonNeg.nullable(), right: NonNeg.nullable() }).strict())
+}).strict()
+export type ImmapTreeWire = z.infer<typeof ImmapTree>
+
 export const SnapshotSchema = z.object({
   format: z.literal(SNAPSHOT_FORMAT),
   version: z.literal(SNAPSHOT_VERSION),
@@ -22,7 +33,7 @@ export const SnapshotSchema = z.object({
   counters: z.object({ nextPid: NonNeg, nextVmaId: NonNeg, nextAnonVmaId: NonNeg, nextSpaceId: NonNeg, nextFileHandle: NonNeg, eventSeq: NonNeg }).strict(),
   frames: z.object({ next: NonNeg, free: z.array(NonNeg), pages: z.array(z.tuple([NonNeg, NonNeg, NonNeg, Int.min(-1), NonNeg, NonNeg])) }).strict(),
   swap: z.object({ next: NonNeg, freed: z.array(NonNeg), map: z.array(Pair), cache: z.array(Pair) }).strict(),
-  spaces: z.array(z.object({ id: NonNeg, name: z.string().max(255), kind: z.enum(['file', 'shmem']), pages: NonNeg, named: z.boolean(), cache: z.array(Pair), immap: z.array(NonNeg), swapped: z.array(Pair).optional() }).strict()),
+  spaces: z.array(z.object({ id: NonNeg, name: z.string().max(255), kind: z.enum(['file', 'shmem']), pages: NonNeg, named: z.boolean(), cache: z.array(Pair), immap: z.array(NonNeg), immapTree: ImmapTree.optional(), swapped: z.array(Pair).optional() }).strict()),
   anonVmas: z.array(z.object({ id: NonNeg, root: NonNeg, parent: NonNeg, numChildren: Int, numActiveVmas: Int, refcount: Int, pages: Int, vmas: z.array(NonNeg), tree: z.array(NonNeg) }).strict()),
   processes: z.array(z.object({
     pid: NonNeg,

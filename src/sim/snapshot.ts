@@ -1,4 +1,4 @@
-import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, TASK_SIZE } from './constants.js'
+import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE } from './constants.js'
 import { AddressSpace } from './address-space.js'
 import { AnonVma, type AnonVmaChain } from './anon-vma.js'
 import { InvalidArgumentError } from './errors.js'
@@ -6,7 +6,8 @@ import { PFN_BASE, ZERO_PFN } from './frames.js'
 import { checkInvariants } from './invariants.js'
 import type { KernelState } from './kernel-state.js'
 import { Mm } from './mm.js'
-import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type SnapshotProcess } from './snapshot-schema.js'
+import type { PrioShapeNode, PrioTreeShape } from './prio-tree.js'
+import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type ImmapTreeWire, type Snapshot, type SnapshotProcess } from './snapshot-schema.js'
 import { Vma } from './vma.js'
 
 /**
@@ -60,6 +61,8 @@ export function takeSnapshot (k: KernelState): Snapshot {
       named: named.has(sp),
       cache: [...sp.cache],
       immap: [...sp.immap.values()].map((v) => v.id),
+      // The priority tree (2.6.11): its exact nodes, lists and index_bits.
+      ...(sp.immap.shape !== undefined ? { immapTree: flattenImmap(sp.immap.shape((v) => v.id)) } : {}),
       // Only shmem objects with pages in swap have it, so snapshots without any stay as they were.
       ...(sp.swapped.size > 0 ? { swapped: [...sp.swapped] } : {})
     })),
@@ -103,7 +106,7 @@ function checkCounters (k: KernelState, s: Snapshot, vmas: Map<number, Vma>): vo
     if (names.has(p.name)) bad(`two live processes are named "${p.name}"`)
     names.add(p.name)
   }
-  for (const v of vmas.values()) if (v.end > TASK_SIZE) bad(`VMA ${v.id} ends at ${v.end}, past the top of user space`)
+  for (const v of vmas.values()) if (v.end > k.model.taskSize) bad(`VMA ${v.id} ends at ${v.end}, past the top of user space`)
   const l = s.limits
   if (s.processes.length > l.maxProcesses) bad(`${s.processes.length} processes exceed limits.maxProcesses ${l.maxProcesses}`)
   if (k.files.size > l.maxFiles) bad(`${k.files.size} files exceed limits.maxFiles ${l.maxFiles}`)
@@ -137,7 +140,7 @@ export function restoreSnapshot (k: KernelState, s: Snapshot, verify = true): vo
   k.swap.restore(s.swap)
 
   for (const sp of s.spaces) {
-    const space = new AddressSpace(sp.id, sp.name, sp.kind, sp.pages)
+    const space = new AddressSpace(sp.id, sp.name, sp.kind, sp.pages, k.model.newImmap())
     for (const [index, pfn] of sp.cache) space.cache.set(index, pfn)
     for (const [index, slot] of sp.swapped ?? []) space.swapped.set(index, slot)
     k.spaces.set(space.id, space)
@@ -191,7 +194,24 @@ export function restoreSnapshot (k: KernelState, s: Snapshot, verify = true): vo
     for (const id of sp.immap) {
       const v = vma(id)
       if (v.mapping !== space) bad(`VMA ${id} is in the i_mmap of ${sp.name} but maps another object`)
-      v.immapNode = space.immap.insert(v, v.pgoff, v.lastPgoff)
+    }
+    if (sp.immapTree !== undefined && k.model.restoreImmap !== undefined) {
+      // The priority tree's walk order depends on its history: rebuild its exact structure.
+      if (new Set(sp.immap).size !== sp.immap.length) bad(`a VMA appears twice in the i_mmap of ${sp.name}`)
+      const ids = new Set(sp.immap)
+      const restored = k.model.restoreImmap(unflattenImmap(sp.immapTree, sp.name), (id) => {
+        if (!ids.has(id)) bad(`the i_mmap tree of ${sp.name} holds VMA ${id}, which its list does not`)
+        const v = vma(id)
+        return { value: v, start: v.pgoff, last: v.lastPgoff }
+      })
+      if (restored.nodes.size !== ids.size) bad(`the i_mmap tree of ${sp.name} does not hold every VMA of its list`)
+      space.immap = restored.tree
+      for (const [id, node] of restored.nodes) vma(id).immapNode = node
+    } else {
+      for (const id of sp.immap) {
+        const v = vma(id)
+        v.immapNode = space.immap.insert(v, v.pgoff, v.lastPgoff)
+      }
     }
   }
   for (const a of s.anonVmas) {
@@ -213,4 +233,35 @@ export function restoreSnapshot (k: KernelState, s: Snapshot, verify = true): vo
   if (!verify) return
   const report = checkInvariants(k)
   if (!report.ok) bad(`inconsistent state: ${report.violations.slice(0, 5).join('; ')}${report.violations.length > 5 ? ` (and ${report.violations.length - 5} more)` : ''}`)
+}
+
+/** A priority tree's shape as the snapshot holds it: flat, children by index, in pre-order. */
+function flattenImmap (shape: PrioTreeShape): ImmapTreeWire {
+  const nodes: ImmapTreeWire['nodes'] = []
+  const add = (n: PrioShapeNode | null): number | null => {
+    if (n === null) return null
+    const i = nodes.length
+    nodes.push({ ids: n.ids, left: null, right: null })
+    nodes[i].left = add(n.left)
+    nodes[i].right = add(n.right)
+    return i
+  }
+  const root = add(shape.root)
+  return { indexBits: shape.indexBits, root, nodes }
+}
+
+/** The inverse of flattenImmap; each node is used once, and the depth is bounded by the tree's own limit. */
+function unflattenImmap (wire: ImmapTreeWire, name: string): PrioTreeShape {
+  const used = new Set<number>()
+  const build = (i: number | null, depth: number): PrioShapeNode | null => {
+    if (i === null) return null
+    if (depth > 53 + 64) bad(`the i_mmap tree of ${name} is deeper than a priority tree can be`)
+    if (i >= wire.nodes.length || used.has(i)) bad(`the i_mmap tree of ${name} refers to node ${i} twice or past its end`)
+    used.add(i)
+    const n = wire.nodes[i]
+    return { ids: n.ids, left: build(n.left, depth + 1), right: build(n.right, depth + 1) }
+  }
+  const root = build(wire.root, 0)
+  if (used.size !== wire.nodes.length) bad(`the i_mmap tree of ${name} has nodes outside the tree`)
+  return { indexBits: wire.indexBits, root }
 }

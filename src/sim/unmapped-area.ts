@@ -59,7 +59,7 @@ export const TASK_UNMAPPED_BASE_2611 = Math.ceil(2 ** 47 / 3 / PAGE_SIZE) * PAGE
  */
 export function getUnmappedArea2611 (mm: Mm, len: number): number | null {
   const begin = TASK_UNMAPPED_BASE_2611
-  const end = TASK_SIZE
+  const end = 2 ** 47 // include/asm-x86_64/processor.h TASK_SIZE
   if (len > end) return null
   let start = Math.max(mm.freeAreaCache, begin)
   for (;;) {

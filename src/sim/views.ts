@@ -1,9 +1,9 @@
 import type { AddressSpace } from './address-space.js'
-import { flagNames, mappingId, mappingIsAnon, type PageFlagName } from './frames.js'
+import { flagsIn, mappingId, mappingIsAnon, type PageFlagName } from './frames.js'
 import type { FrameKind, KernelState } from './kernel-state.js'
 import type { Mm } from './mm.js'
 import type { LevelEntry } from './page-table.js'
-import { decodePte, rawPte, type DecodedPte } from './pte.js'
+import { decodePte, type DecodedPte, type PteLayout } from './pte.js'
 import { vmFlagNames, vmFlagsToProt, type Vma } from './vma.js'
 
 /** Plain-data views of the engine's objects (addresses as numbers; the API prints them in hex). */
@@ -34,9 +34,16 @@ export function mappingView (k: KernelState, m: number): MappingView {
   return { raw: '0x' + (ADDRESS_SPACE_BASE + BigInt(id) * OBJECT_STRIDE).toString(16), anon: false, kind: 'address_space', id, name: space?.name, live: space !== undefined }
 }
 
+/** A frame's kind as the session's kernel names it (a 2.6.11 page table is just a kernel page). */
+export type FrameKindName = FrameKind | 'kernel'
+
+export function frameKindName (k: KernelState, kind: FrameKind): FrameKindName {
+  return kind === 'pagetable' ? k.model.pageFlags.tableKind : kind
+}
+
 export interface FrameView {
   pfn: number
-  kind: FrameKind
+  kind: FrameKindName
   flags: PageFlagName[]
   flagsRaw: number
   /** `_count` as the model's kernel stores it (2.6.11: biased by -1). */
@@ -52,13 +59,13 @@ export interface FrameView {
 }
 
 export function frameView (k: KernelState, pfn: number): FrameView {
-  const flags = k.pageFlags(pfn)
+  const flags = flagsIn(k.model.pageFlags, k.pageFlags(pfn))
   const refcount = k.refcount(pfn)
   return {
     pfn,
-    kind: k.frameKind(pfn),
-    flags: flagNames(flags),
-    flagsRaw: flags,
+    kind: frameKindName(k, k.frameKind(pfn)),
+    flags: flags.names,
+    flagsRaw: flags.raw,
     _count: refcount + k.model.countBias,
     countBias: k.model.countBias,
     refcount,
@@ -105,17 +112,20 @@ export function vmaView (v: Vma): VmaView {
   }
 }
 
+/** RSS as the session's kernel counts it: 6.18's per-type counters (MM_ANONPAGES, ...), 2.6.11's mm->rss and mm->anon_rss. */
+export type RssView = { anon: number, file: number, shmem: number, swap: number } | { rss: number, anon_rss: number }
+
 export interface ProcessView {
   pid: number
   name: string | null
   parent: number | null
   vmas: number
-  rss: { anon: number, file: number, shmem: number, swap: number }
+  rss: RssView
   pageTablePages: number
 }
 
-export function processView (mm: Mm): ProcessView {
-  return { pid: mm.pid, name: mm.name, parent: mm.parentPid, vmas: mm.vmas.length, rss: { ...mm.rss }, pageTablePages: mm.pgtable.tablePages }
+export function processView (k: KernelState, mm: Mm): ProcessView {
+  return { pid: mm.pid, name: mm.name, parent: mm.parentPid, vmas: mm.vmas.length, rss: k.model.rssView(mm.rss), pageTablePages: mm.pgtable.tablePages }
 }
 
 export interface LevelView {
@@ -128,8 +138,8 @@ export interface LevelView {
   pte?: DecodedPte
 }
 
-export function levelView (e: LevelEntry): LevelView {
-  if (e.level === 'pte') return { level: e.level, tablePfn: e.tablePfn, index: e.index, raw: rawPte(e.value), pte: decodePte(e.value) }
+export function levelView (e: LevelEntry, layout: PteLayout): LevelView {
+  if (e.level === 'pte') return { level: e.level, tablePfn: e.tablePfn, index: e.index, raw: layout.raw(e.value), pte: decodePte(e.value, layout) }
   return { level: e.level, tablePfn: e.tablePfn, index: e.index, raw: '0x' + e.value.toString(16), next: e.value === 0 ? undefined : Math.floor(e.value / 4096) }
 }
 

@@ -15,6 +15,19 @@ export function linkVma (k: KernelState, vma: Vma): void {
   if (vma.mapping !== null) vma.immapNode = vma.mapping.immap.insert(vma, vma.pgoff, vma.lastPgoff)
 }
 
+/**
+ * dup_mmap(): the child's copy of `parent` joins the mm, and i_mmap right after the parent
+ * (6.18 vma_interval_tree_insert_after, 2.6.11 vma_prio_tree_add(tmp, mpnt)).
+ */
+export function linkForkedVma (k: KernelState, vma: Vma, parent: Vma): void {
+  vma.mm.insertVma(vma)
+  if (vma.mapping !== null) {
+    vma.immapNode = parent.immapNode !== null
+      ? vma.mapping.immap.insertAfter(vma, vma.pgoff, vma.lastPgoff, parent.immapNode)
+      : vma.mapping.immap.insert(vma, vma.pgoff, vma.lastPgoff)
+  }
+}
+
 /** Removes a VMA from the mm, from i_mmap and from its anon_vmas (remove_vma / unlink_file_vma). */
 export function unlinkVma (k: KernelState, vma: Vma): void {
   vma.mm.removeVma(vma)
@@ -48,7 +61,10 @@ function shmemEvictInode (k: KernelState, space: AddressSpace): void {
  */
 export function adjustVma (k: KernelState, vma: Vma, start: number, end: number, pgoff: number): void {
   const keyChanges = pgoff !== vma.pgoff || end - start !== vma.end - vma.start
-  if (keyChanges && vma.mapping !== null && vma.immapNode !== null) vma.mapping.immap.remove(vma.immapNode)
+  // vma_adjust() (2.6.11) and vma_prepare()/vma_complete() (6.18) take the VMA out of i_mmap and put
+  // it back whatever changes, so it goes behind the VMAs with the same keys.
+  const space = vma.immapNode !== null ? vma.mapping : null
+  if (space !== null && vma.immapNode !== null) space.immap.remove(vma.immapNode)
   const reindexAnon = keyChanges ? k.model.beginVmaUpdate(vma) : undefined
   const reorder = start !== vma.start
   if (reorder) vma.mm.removeVma(vma)
@@ -56,7 +72,7 @@ export function adjustVma (k: KernelState, vma: Vma, start: number, end: number,
   vma.end = end
   vma.pgoff = pgoff
   if (reorder) vma.mm.insertVma(vma)
-  if (keyChanges && vma.mapping !== null) vma.immapNode = vma.mapping.immap.insert(vma, vma.pgoff, vma.lastPgoff)
+  if (space !== null) vma.immapNode = space.immap.insert(vma, vma.pgoff, vma.lastPgoff)
   reindexAnon?.()
 }
 

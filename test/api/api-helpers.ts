@@ -222,6 +222,7 @@ export function sessionRouteCases (w: World): RouteCase[] {
     { method: 'GET', route: '/files', path: '/files' },
     { method: 'GET', route: '/files/:name', path: `/files/${w.file}` },
     { method: 'POST', route: '/files/:name/evict', path: `/files/${w.file}/evict` },
+    { method: 'POST', route: '/files/:name/writeback', path: `/files/${w.file}/writeback` },
     { method: 'POST', route: '/processes', path: '/processes', body: { name: 'newproc' } },
     { method: 'GET', route: '/processes', path: '/processes' },
     { method: 'GET', route: '/processes/:pid', path: `/processes/${p}` },

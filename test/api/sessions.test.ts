@@ -278,7 +278,7 @@ t.test('GET /docs/json: an OpenAPI 3 document listing every route', async (t) =>
   const expected: Array<[string, string, string]> = [
     ['post', '/v1/sessions', '201'], ['get', '/v1/sessions', '200'],
     ['get', S, '200'], ['delete', S, '204'],
-    ['post', `${S}/files`, '201'], ['get', `${S}/files`, '200'], ['get', `${S}/files/{name}`, '200'], ['post', `${S}/files/{name}/evict`, '200'],
+    ['post', `${S}/files`, '201'], ['get', `${S}/files`, '200'], ['get', `${S}/files/{name}`, '200'], ['post', `${S}/files/{name}/evict`, '200'], ['post', `${S}/files/{name}/writeback`, '200'],
     ['post', `${S}/processes`, '201'], ['get', `${S}/processes`, '200'], ['get', `${S}/processes/{pid}`, '200'],
     ['post', `${S}/processes/{pid}/fork`, '201'], ['post', `${S}/processes/{pid}/exit`, '200'],
     ['post', `${S}/processes/{pid}/mmap`, '201'], ['post', `${S}/processes/{pid}/munmap`, '200'], ['post', `${S}/processes/{pid}/mprotect`, '200'],

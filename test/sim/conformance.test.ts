@@ -25,6 +25,11 @@ for (const [set, scenDir, truthDir] of sets) {
       t.same(diffs, [], `${file} matches Linux`)
       const report = sim.check()
       t.same(report.violations, [], `${file}: invariants hold`)
+      // exit_mmap() of every process: zap_pte_range() frees each swap entry (free_swap_and_cache) and
+      // free_swap_cache() takes every unmapped page out of the swap cache, so no slot is left in use.
+      for (const p of sim.processes()) sim.exit({ pid: p.pid })
+      const after = sim.stats()
+      t.same({ slots: after.swapSlotsUsed, anon: after.framesByKind.anon ?? 0 }, { slots: 0, anon: 0 }, `${file}: after every process exits, no swap slot or anonymous page is left`)
     }
   })
 }

@@ -93,7 +93,7 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
         { firstDifference: firstDiff(a.results, quiet.results) })
       t.ok(withoutEventCount(quiet.state) === withoutEventCount(a.state), `${label}: the same final state without a subscriber`)
 
-      const replay = replayStream(a)
+      const replay = replayStream(a, kernel)
       t.same(replay.problems, [], `${label}: PTE and frame events chain`)
       t.same(replay.ptes.fromEvents, replay.ptes.fromEngine, `${label}: replaying the PTE events rebuilds every process's PTEs`)
       t.same(replay.frames.fromEvents, replay.frames.fromEngine, `${label}: replaying the frame events leaves exactly the frames in use`)
@@ -113,7 +113,7 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
  * Replays the recorded stream: PTE events must chain (each `before` is the value the previous event
  * left) and rebuild exactly the live processes' PTEs; frame events must leave exactly the frames in use.
  */
-function replayStream (rec: Recording): {
+function replayStream (rec: Recording, kernel: KernelVersion): {
   problems: string[]
   ptes: { fromEvents: Record<number, Record<number, unknown>>, fromEngine: Record<number, Record<number, unknown>> }
   frames: { fromEvents: number[], fromEngine: number[] }
@@ -148,7 +148,7 @@ function replayStream (rec: Recording): {
   const state = JSON.parse(rec.state) as { procs: Array<{ pid: number }>, ptes: Array<Array<{ addr: number, pte: unknown }>>, frames: Array<{ pfn: number }> }
   state.procs.forEach((p, i) => {
     fromEngine[p.pid] = Object.fromEntries(state.ptes[i].map((e) => [e.addr, e.pte]))
-    fromEvents[p.pid] = Object.fromEntries([...(ptes.get(p.pid) ?? new Map<number, number>())].sort((x, y) => x[0] - y[0]).map(([addr, v]) => [addr, decodePte(v)]))
+    fromEvents[p.pid] = Object.fromEntries([...(ptes.get(p.pid) ?? new Map<number, number>())].sort((x, y) => x[0] - y[0]).map(([addr, v]) => [addr, decodePte(v, new Simulator({ version: kernel }).state.model.pteLayout)]))
   })
   return {
     problems,

@@ -64,8 +64,8 @@ for (const version of MODELS) {
 t.test('every field of every op reaches its journal entry (or is an alias it names)', async (t) => {
   // Fields that are another spelling of a journaled one: the process by name (the journal names it
   // by pid), spawn's and fork's name aliases, mmap's kind (the journal says file or not), and
-  // populate's write (the journal's madvise names the advice).
-  const ALIASES: Record<string, string[]> = { spawn: ['proc'], fork: ['name'], mmap: ['kind'], populate: ['write'] }
+  // populate's write (the journal's madvise names the advice). A walk's trace is output, not state.
+  const ALIASES: Record<string, string[]> = { spawn: ['proc'], fork: ['name'], mmap: ['kind'], populate: ['write'], referenced: ['trace'], unmap: ['trace'] }
   for (const def of OPS) {
     if (!def.mutates) continue
     const keys = Object.keys(def.fields.shape).filter((k) => k !== 'pid' && k !== 'proc' && !(ALIASES[def.name] ?? []).includes(k))
@@ -101,11 +101,12 @@ t.test('every field of every op reaches its journal entry (or is an alias it nam
       read: { pid, addr: '0x10000010' },
       write: { pid, addr: '0x10000010' },
       exec: { pid, addr: '0x10000010' },
-      referenced: { pfn },
-      unmap: { pfn },
+      referenced: { pfn, trace: true },
+      unmap: { pfn, trace: true },
       mkclean: { pfn },
       migrate: { pfn },
-      evict: { file: 'f' }
+      evict: { file: 'f' },
+      writeback: { file: 'f' }
     }
     const args = full[def.name]
     if (args === undefined) { t.fail(`${def.name}: no example in this test: add one`); continue }

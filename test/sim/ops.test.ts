@@ -24,7 +24,11 @@ for (const kernel of ['2.6.11', '6.18'] as const) {
       const r = applyBatch(a, scenarioOps(sc), 'continue', clone(a))
       t.equal(r.applied, true)
       // poke the rmap side too, so the journal holds those ops
-      for (const f of a.frames({ kind: 'anon', limit: 3 }).frames) { a.referenced({ pfn: f.pfn }); a.migrate({ pfn: f.pfn }) }
+      for (const f of a.frames({ kind: 'anon', limit: 3 }).frames) {
+        a.referenced({ pfn: f.pfn })
+        if (kernel === '6.18') a.migrate({ pfn: f.pfn }) // migration came in 2.6.16
+      }
+      for (const f of a.files()) a.writeback({ file: f.name })
       const b = new Simulator({ version: kernel })
       const evB: SimEvent[] = []
       b.subscribe((e) => evB.push(e))

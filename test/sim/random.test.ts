@@ -248,12 +248,17 @@ const ESSENTIAL_KINDS = [
   'mprotect.r', 'mprotect.rw', 'mprotect.none', 'mprotect.rwx',
   'mremap.grow', 'mremap.shrink', 'mremap.move', 'madvise.dontneed',
   'access.read.inside', 'access.write.inside', 'access.exec.inside', 'access.read.swapin', 'access.write.swapin',
-  'referenced.mapped', 'unmap.mapped', 'mkclean.mapped', 'migrate.mapped', 'evict', 'dropCaches'
+  'referenced.mapped', 'unmap.mapped', 'mkclean.mapped', 'migrate.mapped', 'evict', 'writeback', 'dropCaches'
 ]
 const ESSENTIAL_PATHS = [
   'zero_page', 'anon_alloc', 'file_read', 'shared_write', 'private_file_cow', 'cow_copy', 'cow_reuse',
   'zero_page_cow', 'shared_write_notify', 'swap_in', 'sigsegv', 'sigbus', 'none', 'unmap.freed', 'evict.evicted'
 ]
+/**
+ * What 2.6.11 did not have: page_mkclean (2.6.19) and with it the write-notify fault of shared
+ * mappings, and page migration (2.6.16). Those calls must be refused there (unsupported), never succeed.
+ */
+const NOT_IN_2611 = { kinds: ['mkclean.mapped', 'migrate.mapped'], paths: ['shared_write_notify'] }
 
 const only = process.env.RMAP_SEED !== undefined ? Number(process.env.RMAP_SEED) : undefined
 const onlyModel = process.env.RMAP_MODEL as KernelVersion | undefined
@@ -330,10 +335,16 @@ for (const kernel of process.env.RMAP_REPLAY === undefined ? models : []) {
     // The generator must reach the interesting places, or the test proves little.
     const succeeded = (k: string): boolean => (outcomes.get(k)?.get('ok') ?? 0) > 0
     if (custom) return
-    const missingKinds = ESSENTIAL_KINDS.filter((k) => !succeeded(k))
+    const old = kernel === '2.6.11'
+    const missingKinds = ESSENTIAL_KINDS.filter((k) => !(old && NOT_IN_2611.kinds.includes(k)) && !succeeded(k))
     t.same(missingKinds, [], 'every kind of call succeeded at least once')
-    const missingPaths = ESSENTIAL_PATHS.filter((p) => (paths.get(p) ?? 0) === 0)
+    const missingPaths = ESSENTIAL_PATHS.filter((p) => !(old && NOT_IN_2611.paths.includes(p)) && (paths.get(p) ?? 0) === 0)
     t.same(missingPaths, [], 'every fault path (and a freeing swap-out, an eviction) was taken')
+    if (old) {
+      t.same(NOT_IN_2611.kinds.filter(succeeded), [], '2.6.11: page_mkclean and migration never succeed')
+      t.same(NOT_IN_2611.kinds.filter((k) => (outcomes.get(k)?.get('unsupported') ?? 0) === 0), [], '2.6.11: they are refused as unsupported')
+      t.same(NOT_IN_2611.paths.filter((p) => (paths.get(p) ?? 0) > 0), [], '2.6.11: no write-notify fault')
+    }
     const codes = new Set<string>()
     for (const m of outcomes.values()) for (const o of m.keys()) if (o !== 'ok') codes.add(o)
     t.same([...codes].sort(), ['conflict', 'invalid_argument', 'limit', 'not_found', 'unsupported'], 'every kind of SimError was provoked')

@@ -157,11 +157,12 @@ export function serverSession (srv: Server, s: HttpSession): Session {
  */
 export function recordEngine (t: Teardown, srv: Server, s: HttpSession): { events: SimEvent[], wire: () => WireEvent[], seqs: () => number[] } {
   const events: SimEvent[] = []
-  const off = serverSession(srv, s).sim.subscribe((e) => { events.push(e) })
+  const sim = serverSession(srv, s).sim
+  const off = sim.subscribe((e) => { events.push(e) })
   t.teardown(off)
   return {
     events,
-    wire: () => events.map((e) => JSON.parse(JSON.stringify(eventToWire(e))) as WireEvent),
+    wire: () => events.map((e) => JSON.parse(JSON.stringify(eventToWire(e, sim.state.model.pteLayout))) as WireEvent),
     seqs: () => events.map((e) => e.seq)
   }
 }

@@ -152,7 +152,7 @@ function faultRun (kernel: KernelVersion, journal: boolean): number {
   const t0 = performance.now()
   writeAll(sim, pid, vma.start, FAULT_PAGES)
   const ms = performance.now() - t0
-  const rss = sim.processInfo(pid).rss.anon
+  const rss = sim.process(pid).rss.anon
   if (rss !== FAULT_PAGES) throw new Error(`${kernel}: expected ${FAULT_PAGES} resident anon pages, got ${rss}`)
   return FAULT_PAGES / (ms / 1000)
 }
@@ -171,7 +171,7 @@ function buildForkParent (kernel: KernelVersion, journal = true): ForkParent {
   const buildMs = performance.now() - t0
   fullGc()
   const after = heapNow()
-  const rss = sim.processInfo(pid).rss.anon
+  const rss = sim.process(pid).rss.anon
   if (rss !== FORK_PAGES) throw new Error(`${kernel}: expected ${FORK_PAGES} resident anon pages, got ${rss}`)
   return { sim, pid, start: vma.start, heapDelta: after - before, heapBytesPerPage: (after - before) / FORK_PAGES, buildMs, journalOps: journalLength(sim) }
 }
@@ -184,7 +184,7 @@ function forkRun (p: ForkParent, rewrite: boolean): ForkSample {
   let t0 = performance.now()
   const child = p.sim.fork({ pid: p.pid })
   const forkMs = performance.now() - t0
-  const r = child.rss
+  const r = p.sim.process(child.pid).rss
   const ptesCopied = r.anon + r.file + r.shmem + r.swap
   fullGc()
   t0 = performance.now()

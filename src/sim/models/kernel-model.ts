@@ -1,6 +1,12 @@
 import type { AnonVma } from '../anon-vma.js'
 import type { KernelState } from '../kernel-state.js'
 import type { Mm } from '../mm.js'
+import type { IMmap } from '../immap.js'
+import type { IntervalNode } from '../interval-tree.js'
+import type { PrioTreeShape } from '../prio-tree.js'
+import type { PageFlagLayout } from '../frames.js'
+import type { PteLayout } from '../pte.js'
+import type { RssView } from '../views.js'
 import type { Vma } from '../vma.js'
 
 export type KernelVersion = '2.6.11' | '6.18'
@@ -34,6 +40,20 @@ export interface KernelModel {
   readonly mprotectUnaccountsUntouchedAnon: boolean
   /** mremap with MREMAP_FIXED and an unchanged size moves every VMA in the range, keeping the gaps (6.17+ remap_move). */
   readonly mremapMovesMultipleVmas: boolean
+  /** TASK_SIZE: user addresses are below it (x86-64 2.6.11: 0x800000000000; modern TASK_SIZE_MAX 2^47 - 4096). */
+  readonly taskSize: number
+  /** The process's RSS counters as this kernel keeps them (from the simulator's per-type count). */
+  rssView: (rss: { anon: number, file: number, shmem: number, swap: number }) => RssView
+  /** How this kernel's page flags look (names and bits), and what it calls a page-table page. */
+  readonly pageFlags: PageFlagLayout
+  /** How this kernel's PTEs look when printed (_PAGE_PROTNONE, swap entries, _PAGE_SPECIAL). */
+  readonly pteLayout: PteLayout
+  /**
+   * An instruction fetch from a not-present page is handled as a read (2.6.11 x86-64 do_page_fault()
+   * switches on error_code & 3 only: case 0 accepts VM_READ|VM_EXEC); if the page then maps NX the
+   * refetch faults on a present page (case 1) and takes SIGSEGV, the page staying mapped.
+   */
+  readonly execFaultsAsRead: boolean
   /** vm.mmap_min_addr: the lowest address a mapping may have (2.6.23+; 2.6.11 has none). */
   readonly mmapMinAddr: number
   /** Access flags a read fault needs (x86 access_error: modern vma_is_accessible; 2.6.11 VM_READ|VM_EXEC). */
@@ -64,8 +84,38 @@ export interface KernelModel {
   readonly swapinBypassesCache: boolean
   /** mprotect_fixup() faults in (breaking COW) a private VM_LOCKED VMA that becomes writable (4.x and later). */
   readonly mprotectPopulatesLocked: boolean
+  /**
+   * A partial munmap splits so that the original vm_area_struct keeps the pieces outside the hole
+   * (2.6.11 do_munmap: split_vma(mm, mpnt, start, 0) and split_vma(mm, last, end, 1)); otherwise the
+   * originals are the pieces removed (6.18 vms_gather_munmap_vmas: __split_vma(.., start, 1) and
+   * __split_vma(.., end, 0)).
+   */
+  readonly munmapKeepsOriginalOutside: boolean
+  /**
+   * A write fault on a shared file mapping marks the page dirty (6.18 do_shared_fault ->
+   * fault_dirty_shared_page); 2.6.11 do_no_page() only makes the PTE dirty, and the dirt reaches the
+   * page when the PTE is zapped or unmapped.
+   */
+  readonly sharedWriteFaultDirtiesPage: boolean
+  /**
+   * mark_page_accessed() and the active list are followed (2.6.11 mm/swap.c): file and shmem faults,
+   * swap-ins, GUP and the zap of a young file PTE mark the page accessed; new anonymous pages are added
+   * active (lru_cache_add_active). The 6.18 model does not show page activity.
+   */
+  readonly tracksPageActivity: boolean
+  /** folio_referenced_one() ends the walk at a mapping in a VM_LOCKED VMA, its young bit untested (6.18). */
+  readonly referencedStopsAtLockedMapping: boolean
+  /** page_referenced_file() counts a VM_LOCKED|VM_MAYSHARE VMA as a reference and ends the walk there (2.6.11). */
+  readonly referencedStopsAtLockedSharedVma: boolean
+  /** Writeback write-protects and cleans the page's shared PTEs first (folio_clear_dirty_for_io -> folio_mkclean, 2.6.19+). */
+  readonly writebackCleansPtes: boolean
   /** mlock_fixup() merges the changed VMA with its neighbours (modern vma_modify_flags; 2.6.11 only splits). */
   readonly mlockMerges: boolean
+
+  /** A new, empty i_mmap in this kernel's structure. */
+  newImmap: () => IMmap
+  /** Rebuilds an i_mmap from its exact shape (snapshots), where the structure has one (the priority tree). */
+  restoreImmap?: (shape: PrioTreeShape, valueOf: (id: number) => { value: Vma, start: number, last: number }) => { tree: IMmap, nodes: Map<number, IntervalNode<Vma>> }
 
   /** How a walk explains which VMAs it visits from this anon_vma. */
   describeAnonWalk: (anonVma: AnonVma, index: number) => string

@@ -1,10 +1,12 @@
 import type { AnonVma } from '../anon-vma.js'
-import { PG } from '../frames.js'
+import { PAGE_FLAGS_2611, PG } from '../frames.js'
 import type { KernelState } from '../kernel-state.js'
 import { VM, type Vma } from '../vma.js'
 import { PAGE_SIZE } from '../constants.js'
 import { findMergeableAnonVma } from './anon-vma-common.js'
 import type { KernelModel } from './kernel-model.js'
+import { X86_64_2611_PTE } from '../pte.js'
+import { PrioTree } from '../prio-tree.js'
 import { TASK_UNMAPPED_BASE_2611, getUnmappedArea2611 } from '../unmapped-area.js'
 
 /** anon_vma_link(): 2.6.11 puts the VMA at the head of the family's list (list_add). */
@@ -39,7 +41,11 @@ export const linux2611: KernelModel = {
     MADV_POPULATE_READ: '5.14',
     MADV_POPULATE_WRITE: '5.14',
     MADV_FREE: '4.5',
-    MADV_PAGEOUT: '5.4'
+    MADV_PAGEOUT: '5.4',
+    // page_mkclean() and write-notify of shared mappings: 2.6.19 (writeback there never touches PTEs).
+    page_mkclean: '2.6.19',
+    // migrate_pages(2) and page migration: 2.6.16 (migration entries in PTEs: 2.6.18).
+    migrate_pages: '2.6.16'
   },
   // PG_mlocked came with the unevictable LRU (2.6.28); 2.6.11 keeps VM_LOCKED only.
   tracksMlock: false,
@@ -47,6 +53,18 @@ export const linux2611: KernelModel = {
   mlockFaultsWrite: (vma: Vma) => (vma.flags & VM.WRITE) !== 0,
   // mm/mlock.c mlock_fixup(): split_vma() at both ends, no vma_merge().
   mlockMerges: false,
+  // mm/mmap.c do_munmap(): split_vma(mm, mpnt, start, 0); ... split_vma(mm, last, end, 1).
+  munmapKeepsOriginalOutside: true,
+  // mm/memory.c do_no_page(): entry = maybe_mkwrite(pte_mkdirty(entry), vma); no set_page_dirty.
+  sharedWriteFaultDirtiesPage: false,
+  // filemap_nopage()/shmem_nopage(), do_swap_page(), follow_page() and zap_pte_range() call
+  // mark_page_accessed(); do_anonymous_page(), do_wp_page() and read_swap_cache_async() lru_cache_add_active().
+  tracksPageActivity: true,
+  // mm/page-writeback.c clear_page_dirty_for_io(): TestClearPageDirty only.
+  writebackCleansPtes: false,
+  // mm/rmap.c page_referenced_file(): if ((vma->vm_flags & (VM_LOCKED|VM_MAYSHARE)) == (VM_LOCKED|VM_MAYSHARE)) { referenced++; break; }
+  referencedStopsAtLockedMapping: false,
+  referencedStopsAtLockedSharedVma: true,
   mprotectPopulatesLocked: false,
   // mm/memory.c do_swap_page(): read_swap_cache_async() always.
   swapinBypassesCache: false,
@@ -54,6 +72,15 @@ export const linux2611: KernelModel = {
   mprotectUnaccountsUntouchedAnon: false,
   mremapMovesMultipleVmas: false,
   mmapMinAddr: 0,
+  // include/asm-x86_64/processor.h: #define TASK_SIZE (0x800000000000UL).
+  taskSize: 2 ** 47,
+  pteLayout: X86_64_2611_PTE,
+  pageFlags: PAGE_FLAGS_2611,
+  // include/linux/sched.h struct mm_struct: rss (every resident page, the zero page aside) and anon_rss;
+  // swap entries are not counted.
+  rssView: (rss) => ({ rss: rss.anon + rss.file + rss.shmem, anon_rss: rss.anon }),
+  // arch/x86_64/mm/fault.c do_page_fault(): switch (error_code & 3) { ... case 1: goto bad_area; case 0: ... }
+  execFaultsAsRead: true,
   // 2.6.11 arch/x86_64/mm/fault.c do_page_fault(): a read of a not-present page needs VM_READ|VM_EXEC.
   readAccessFlags: VM.READ | VM.EXEC,
   // mm/memory.c do_anonymous_page(): lru_cache_add_active(page); SetPageReferenced(page).
@@ -62,6 +89,10 @@ export const linux2611: KernelModel = {
   mremapExpandMerges: false,
   // arch_get_unmapped_area(): addr = PAGE_ALIGN(addr).
   roundHint: (hint: number) => Math.ceil(hint / PAGE_SIZE) * PAGE_SIZE,
+
+  // mm/prio_tree.c: i_mmap is a radix priority search tree (struct prio_tree_root).
+  newImmap: () => new PrioTree<Vma>(),
+  restoreImmap: (shape, valueOf) => PrioTree.restore(shape, valueOf),
 
   describeAnonWalk: (av) => `every VMA on anon_vma #${av.id}'s list is visited, related to the page or not`,
   checkAnonLinks (k, vma, fail) {

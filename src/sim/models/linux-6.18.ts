@@ -1,11 +1,13 @@
 import type { AnonVma, AnonVmaChain } from '../anon-vma.js'
-import { PG } from '../frames.js'
+import { PG, SIM_PAGE_FLAGS } from '../frames.js'
 import type { KernelState } from '../kernel-state.js'
 import { deleteFromSwapCache } from '../swap-cache.js'
 import { VM, VM_ACCESS_FLAGS, type Vma } from '../vma.js'
-import { MMAP_MIN_ADDR, PAGE_SIZE } from '../constants.js'
+import { MMAP_MIN_ADDR, PAGE_SIZE, TASK_SIZE } from '../constants.js'
 import { findMergeableAnonVma } from './anon-vma-common.js'
 import type { KernelModel } from './kernel-model.js'
+import { X86_64_PTE } from '../pte.js'
+import { IntervalTree } from '../interval-tree.js'
 import { getUnmappedAreaModern } from '../unmapped-area.js'
 
 /**
@@ -51,12 +53,28 @@ export const linux618: KernelModel = {
   // mm/gup.c populate_vma_page_range(): FOLL_WRITE when (vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE.
   mlockFaultsWrite: (vma: Vma) => (vma.flags & (VM.WRITE | VM.SHARED)) === VM.WRITE,
   mlockMerges: true,
+  // mm/vma.c vms_gather_munmap_vmas(): __split_vma(vmi, vma, start, 1); __split_vma(vmi, next, end, 0).
+  munmapKeepsOriginalOutside: false,
+  // mm/memory.c do_shared_fault() -> fault_dirty_shared_page() -> folio_mark_dirty().
+  sharedWriteFaultDirtiesPage: true,
+  tracksPageActivity: false,
+  writebackCleansPtes: true,
+  // mm/rmap.c folio_referenced_one(): if (vma->vm_flags & VM_LOCKED) { ... return false; /* To break the loop */ }
+  referencedStopsAtLockedMapping: true,
+  referencedStopsAtLockedSharedVma: false,
   mprotectPopulatesLocked: true,
   // mm/memory.c do_swap_page(): SWP_SYNCHRONOUS_IO && __swap_count(entry) == 1 skips the swap cache.
   swapinBypassesCache: true,
   mprotectUnaccountsUntouchedAnon: true,
   mremapMovesMultipleVmas: true,
   mmapMinAddr: MMAP_MIN_ADDR,
+  taskSize: TASK_SIZE,
+  pteLayout: X86_64_PTE,
+  pageFlags: SIM_PAGE_FLAGS,
+  // mm_struct rss_stat: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES.
+  rssView: (rss) => ({ ...rss }),
+  // arch/x86/mm/fault.c access_error(): X86_PF_INSTR needs VM_EXEC.
+  execFaultsAsRead: false,
   // arch/x86/mm/fault.c access_error(): a read needs only vma_is_accessible().
   readAccessFlags: VM_ACCESS_FLAGS,
   newAnonPageReferenced: false,
@@ -66,6 +84,9 @@ export const linux618: KernelModel = {
     const h = hint - (hint % PAGE_SIZE)
     return h !== 0 && h < MMAP_MIN_ADDR ? MMAP_MIN_ADDR : h
   },
+
+  // mm/interval_tree.c: i_mmap is an augmented rbtree (rb_root_cached).
+  newImmap: () => new IntervalTree<Vma>(),
 
   describeAnonWalk: (av, index) => `anon_vma #${av.id} (root #${av.root.id}): the AVCs in its interval tree whose pgoff range holds index ${index}`,
   checkAnonLinks (k, vma, fail) {

@@ -1,4 +1,4 @@
-import { TASK_SIZE, hex } from '../constants.js'
+import { hex } from '../constants.js'
 import { InvalidArgumentError, SimError } from '../errors.js'
 import type { FaultPath } from '../events.js'
 import { processOf } from '../lookup.js'
@@ -35,9 +35,12 @@ export class SignalError extends SimError {
   }
 }
 
+/** The access changed the state: it succeeded, or faulted a page in before its signal. */
+const changedState = (r: AccessResult): boolean => r.ok || (r.path !== 'sigsegv' && r.path !== 'sigbus')
+
 /**
  * read, write, exec: a one-byte access. No fault, a fault path, or a signal, which is a result (with
- * nothing changed) and is not journaled.
+ * nothing changed) and is not journaled (but see changedState).
  */
 function accessOp<const N extends AccessOp> (op: N) {
   return defineOp({
@@ -47,7 +50,7 @@ function accessOp<const N extends AccessOp> (op: N) {
     check (k, a) {
       const mm = processOf(k, a)
       const addr = addressArg(a.addr)
-      if (!Number.isSafeInteger(addr) || addr < 0 || addr >= TASK_SIZE) throw new InvalidArgumentError(`address ${String(addr)} is not a canonical user address (below ${hex(TASK_SIZE)})`, 'EFAULT', { addr })
+      if (!Number.isSafeInteger(addr) || addr < 0 || addr >= k.model.taskSize) throw new InvalidArgumentError(`address ${String(addr)} is not a canonical user address (below ${hex(k.model.taskSize)})`, 'EFAULT', { addr })
       return checkFault(k, mm, addr, op)
     },
     apply (k, _a, fault): AccessResult {
@@ -64,14 +67,16 @@ function accessOp<const N extends AccessOp> (op: N) {
         siCode: r.siCode,
         reason: r.reason,
         vmaId: r.vma?.id,
-        pteBefore: decodePte(r.pteBefore),
-        pte: decodePte(r.pteAfter),
+        pteBefore: decodePte(r.pteBefore, k.model.pteLayout),
+        pte: decodePte(r.pteAfter, k.model.pteLayout),
         pfn: r.pfn,
         copiedFrom: r.copiedFrom
       }
     },
-    journal: (_a, { mm, addr }, r) => r.ok ? { op, pid: mm.pid, addr } : null,
-    failure: (r) => r.ok ? undefined : new SignalError(r)
+    // A signal before any change is a failure that leaves no trace; 2.6.11's exec of a non-exec page
+    // signals after its read fault mapped the page, so it is journaled and not a failure (see execFaultsAsRead).
+    journal: (_a, { mm, addr }, r) => changedState(r) ? { op, pid: mm.pid, addr } : null,
+    failure: (r) => changedState(r) ? undefined : new SignalError(r)
   })
 }
 

@@ -20,7 +20,7 @@ export const forkOp = defineOp({
     checkFork(k, mm)
     return { mm }
   },
-  apply: (k, a, { mm }) => processView(fork(k, mm, a.child ?? a.name ?? null)),
+  apply: (k, a, { mm }) => processView(k, fork(k, mm, a.child ?? a.name ?? null)),
   journal: (a, { mm }) => {
     const child = a.child ?? a.name
     return child === undefined ? { op: 'fork', pid: mm.pid } : { op: 'fork', pid: mm.pid, child }

@@ -7,6 +7,7 @@ import { Pages } from './fields.js'
 import { forkOp } from './fork.js'
 import { migrateOp, mkcleanOp, referencedOp, unmapOp } from './frame-ops.js'
 import { evictOp } from './evict.js'
+import { writebackOp } from './writeback.js'
 import { doforkOp, dontforkOp, dontneedOp, freeOp, keeponforkOp, madviseOp, pageoutOp, populateOp, wipeonforkOp } from './madvise.js'
 import { mlockOp, munlockOp } from './mlock.js'
 import { mmapOp } from './mmap.js'
@@ -27,7 +28,7 @@ export const OPS = [
   mmapOp, munmapOp, dontneedOp, mprotectOp, mremapOp, madviseOp,
   pageoutOp, freeOp, dontforkOp, doforkOp, wipeonforkOp, keeponforkOp, populateOp, mlockOp, munlockOp,
   readOp, writeOp, execOp,
-  referencedOp, unmapOp, mkcleanOp, migrateOp, evictOp,
+  referencedOp, unmapOp, mkcleanOp, migrateOp, evictOp, writebackOp,
   probeOp
 ] as const
 

@@ -1,4 +1,4 @@
-import { TASK_SIZE, pageDown } from '../constants.js'
+import { pageDown } from '../constants.js'
 import { InvalidArgumentError } from '../errors.js'
 import { processOf } from '../lookup.js'
 import { pteMapped, ptePfn } from '../pte.js'
@@ -17,7 +17,7 @@ export const probeOp = defineOp({
   check (k, a) {
     const mm = processOf(k, a)
     const addr = addressArg(a.addr)
-    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= TASK_SIZE) throw new InvalidArgumentError(`address ${String(addr)} is not a canonical user address`, 'EFAULT', { addr })
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= k.model.taskSize) throw new InvalidArgumentError(`address ${String(addr)} is not a canonical user address`, 'EFAULT', { addr })
     return { mm, addr }
   },
   apply (_k, a, { mm, addr }) {

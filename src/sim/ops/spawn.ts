@@ -26,6 +26,6 @@ export const spawnOp = defineOp({
     checkSpawn(k)
     return {}
   },
-  apply: (k, a) => processView(spawn(k, a.name ?? a.proc ?? null)),
+  apply: (k, a) => processView(k, spawn(k, a.name ?? a.proc ?? null)),
   journal: (a) => (a.name ?? a.proc) === undefined ? { op: 'spawn' } : { op: 'spawn', name: a.name ?? a.proc }
 })

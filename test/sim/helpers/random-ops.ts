@@ -19,7 +19,7 @@ type MremapOptions = Omit<OpArgs<'mremap'>, 'pid' | 'proc'>
 
 export type CallName =
   | 'spawn' | 'fork' | 'exit' | 'createFile' | 'mmap' | 'munmap' | 'mprotect' | 'mremap' | 'madvise' | 'mlock' | 'munlock'
-  | 'access' | 'referenced' | 'unmap' | 'mkclean' | 'migrate' | 'evict' | 'dropCaches'
+  | 'access' | 'referenced' | 'unmap' | 'mkclean' | 'migrate' | 'evict' | 'writeback' | 'dropCaches'
   | 'rmap' | 'translate' | 'frame' | 'fileInfo' | 'processInfo'
 
 /** Calls that only look: they must not change anything, even when they succeed. */
@@ -63,6 +63,7 @@ export function invoke (sim: Simulator, c: Call): unknown {
     case 'mkclean': return sim.mkclean({ pfn: a[0] })
     case 'migrate': return sim.migrate({ pfn: a[0] })
     case 'evict': return sim.evict({ file: a[0] })
+    case 'writeback': return sim.writeback({ file: a[0] })
     case 'dropCaches': return sim.dropCaches()
     case 'rmap': return sim.rmap(a[0], a[1])
     case 'translate': return sim.translate(a[0], a[1])
@@ -143,6 +144,7 @@ export class Generator {
       swapin: 6,
       frameop: 14,
       evict: 2,
+      writeback: 1.5,
       dropCaches: 0.4,
       query: 3
     }
@@ -178,6 +180,7 @@ export class Generator {
       case 'swapin': return this.swapin(sim, procs.map((p) => p.pid))
       case 'frameop': return this.frameOp(sim)
       case 'evict': return { call: { m: 'evict', a: [r.chance(this.invalid) || files.length === 0 ? 'nofile' : r.pick(files).name] }, kind: 'evict' }
+      case 'writeback': return { call: { m: 'writeback', a: [r.chance(this.invalid) || files.length === 0 ? 'nofile' : r.pick(files).name] }, kind: 'writeback' }
       case 'dropCaches': return { call: { m: 'dropCaches', a: [] }, kind: 'dropCaches' }
       case 'query': return this.query(sim, pid, files.map((f) => f.name))
     }
@@ -422,8 +425,8 @@ export function outcomeOf (fn: () => unknown): { ok: true, value: unknown } | { 
 }
 
 /**
- * Teardown at the end of a sequence: every process exits (lowest pid first), every dirty page-cache
- * page is written back (page_mkclean), and the caches are dropped. With `reclaimSwapCache`, anonymous
+ * Teardown at the end of a sequence: every process exits (lowest pid first), every file with dirty
+ * pages is written back (writeback), and the caches are dropped. With `reclaimSwapCache`, anonymous
  * pages left in the swap cache with no mapping are first reclaimed with unmap() (what kswapd would do
  * to them; see the known engine bug in random.test.ts). Returns the calls it made.
  */
@@ -437,9 +440,7 @@ export function teardown (sim: Simulator, reclaimSwapCache = false): { calls: Ca
       if (f.swapSlot !== null && f.mapcount === 0) { run({ m: 'unmap', a: [f.pfn] }); reclaimed++ }
     }
   }
-  for (const f of sim.files()) {
-    for (const page of sim.fileInfo(f.name).cache) if (page.dirty) run({ m: 'mkclean', a: [page.pfn] })
-  }
+  for (const f of sim.files()) if (sim.fileInfo(f.name).cache.some((page) => page.dirty)) run({ m: 'writeback', a: [f.name] })
   run({ m: 'dropCaches', a: [] })
   return { calls, reclaimed }
 }

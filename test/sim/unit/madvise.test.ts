@@ -16,7 +16,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(pteAt(s, pid, A + PAGE).kind, 'none')
     t.equal(s.frame(p1).kind, 'free')
     t.equal(mustPfn(s, pid, A + 3 * PAGE), p3)
-    t.equal(s.processInfo(pid).rss.anon, 2)
+    t.equal(s.process(pid).rss.anon, 2)
     t.equal(s.processInfo(pid).pageTablePages, tables, 'a small zap keeps the page tables')
     const r = s.read({ pid, addr: A + PAGE })
     t.equal(r.path, 'zero_page', 'a read now sees zeroes')
@@ -79,7 +79,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     s.madvise({ pid, addr: A, pages: 1, advice: 'dontneed' })
     t.equal(pteAt(s, pid, A).kind, 'none')
     t.equal(s.stats().swapSlotsUsed, 0)
-    t.same(s.processInfo(pid).rss, { anon: 0, file: 0, shmem: 0, swap: 0 })
+    t.same(s.process(pid).rss, { anon: 0, file: 0, shmem: 0, swap: 0 })
     clean(t, s)
   })
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { MMAP_BASE, TASK_SIZE } from '../../../src/sim/index.js'
-import { A, B, MODELS_UNDER_TEST, PAGE, clean, stateOf, mustPfn, rejects, setup, vmaRanges, writeAll } from './fixtures/helpers.js'
+import { MMAP_BASE } from '../../../src/sim/index.js'
+import { A, B, MODELS_UNDER_TEST, PAGE, clean, taskSizeOf, stateOf, mustPfn, rejects, setup, vmaRanges, writeAll } from './fixtures/helpers.js'
 
 const MiB = 1024 * 1024
 const TOP_618 = 0x7ffff7fff000
@@ -66,7 +66,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(s.frame(freed).kind, 'free', 'the replaced anonymous page is freed')
     t.equal(mustPfn(s, pid, A), kept)
     t.equal(s.read({ pid, addr: A + 2 * PAGE }).path, 'file_read', 'the new mapping faults in fresh')
-    t.equal(s.processInfo(pid).rss.anon, 4)
+    t.equal(s.process(pid).rss.anon, 4)
     clean(t, s)
   })
 
@@ -164,7 +164,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     rejects(t, s, () => s.mmap({ pid, addr: A + 4 * PAGE, pages: 1.5 }), { ...inv, errno: 'EINVAL' }, 'fractional length')
     rejects(t, s, () => s.mmap({ pid, addr: A + 4 * PAGE + 1, pages: 1 }), { ...inv, errno: 'EINVAL' }, 'unaligned fixed address')
     rejects(t, s, () => s.mmap({ pid, addr: -PAGE, pages: 1 }), { ...inv, errno: 'EINVAL' }, 'negative address')
-    rejects(t, s, () => s.mmap({ pid, addr: TASK_SIZE - PAGE, pages: 2 }), { ...inv, errno: 'ENOMEM' }, 'past the top of user space (non-canonical end)')
+    rejects(t, s, () => s.mmap({ pid, addr: taskSizeOf(kernel) - PAGE, pages: 2 }), { ...inv, errno: 'ENOMEM' }, 'past the top of user space (non-canonical end)')
     rejects(t, s, () => s.mmap({ pid, addr: 2 ** 47, pages: 1 }), { ...inv, errno: 'ENOMEM' }, 'non-canonical address')
     if (kernel === '6.18') rejects(t, s, () => s.mmap({ pid, addr: 0x1000, pages: 1 }), { ...inv, errno: 'EPERM' }, 'below mmap_min_addr')
     rejects(t, s, () => s.mmap({ pid, addr: B, pages: 1, file: 'f', offset: 2 }), { ...inv, errno: 'ENXIO' }, 'offset past the file')
@@ -197,7 +197,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.same(s.rmap(keep).mappings.map((m) => m.addr), [A + 6 * PAGE], 'the walk still finds it in the upper piece')
     const vl = s.processInfo(pid).vmaList
     t.equal(vl[0].anonVma, vl[1].anonVma, 'both pieces keep the anon_vma')
-    t.equal(s.processInfo(pid).rss.anon, 6)
+    t.equal(s.process(pid).rss.anon, 6)
     clean(t, s)
   })
 
@@ -260,7 +260,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     const inv = { name: 'InvalidArgumentError', code: 'invalid_argument' as const }
     rejects(t, s, () => s.munmap({ pid, addr: A + 1, pages: 1 }), { ...inv, errno: 'EINVAL' }, 'unaligned')
     rejects(t, s, () => s.munmap({ pid, addr: A, pages: 0 }), { ...inv, errno: 'EINVAL' }, 'length 0')
-    rejects(t, s, () => s.munmap({ pid, addr: TASK_SIZE, pages: 1 }), { ...inv, errno: 'ENOMEM' }, 'non-canonical')
+    rejects(t, s, () => s.munmap({ pid, addr: taskSizeOf(kernel), pages: 1 }), { ...inv, errno: 'ENOMEM' }, 'non-canonical')
     rejects(t, s, () => s.munmap({ pid: 7, addr: A, pages: 1 }), { name: 'NotFoundError', code: 'not_found', errno: 'ESRCH' }, 'unknown pid')
     clean(t, s)
   })
@@ -324,6 +324,34 @@ t.test('arch_get_unmapped_area (2.6.11 x86-64): bottom-up first fit from TASK_UN
   clean(t, s)
 })
 
+t.test('TASK_SIZE: 2.6.11 x86-64 lets a mapping end at 0x800000000000; 6.18 stops a page below (TASK_SIZE_MAX)', async (t) => {
+  for (const kernel of MODELS_UNDER_TEST) {
+    const { s, pid } = setup(kernel)
+    const last = 2 ** 47 - PAGE
+    if (kernel === '2.6.11') {
+      t.equal(s.mmap({ pid, addr: last, pages: 1, fixed: 'replace' }).end, 2 ** 47, 'include/asm-x86_64/processor.h: TASK_SIZE (0x800000000000UL)')
+      t.equal(s.write({ pid, addr: last }).path, 'anon_alloc')
+    } else {
+      rejects(t, s, () => s.mmap({ pid, addr: last, pages: 1, fixed: 'replace' }), { name: 'InvalidArgumentError', code: 'invalid_argument', errno: 'ENOMEM' }, 'past TASK_SIZE_MAX')
+    }
+    clean(t, s)
+  }
+})
+
+t.test('arch_unmap_area (2.6.11): an munmap that starts in a hole lowers free_area_cache to the removed VMA\'s vm_start', async (t) => {
+  // mm/mmap.c unmap_vma() -> arch_unmap_area(area): `area->vm_start < free_area_cache` moves the
+  // cache to the removed VMA's own start, not to the munmap's start.
+  const { s, pid } = setup('2.6.11')
+  s.mmap({ pid, addr: BASE_2611, pages: 1, fixed: 'replace' })
+  const b = s.mmap({ pid, addr: BASE_2611 + 2 * PAGE, pages: 2, fixed: 'replace', prot: 'r' })
+  const big = s.mmap({ pid, pages: 4 })
+  t.equal(big.start, BASE_2611 + 4 * PAGE, 'the 1-page hole is too small for it')
+  s.munmap({ pid, addr: BASE_2611 + PAGE, pages: 3 })
+  const next = s.mmap({ pid, pages: 1, prot: 'rx' })
+  t.equal(next.start, b.start, 'the search starts at the removed VMA, above the hole the munmap started in')
+  clean(t, s)
+})
+
 t.test('arch_get_unmapped_area (2.6.11): two anonymous mmaps without address merge into one VMA', async (t) => {
   const { s, pid } = setup('2.6.11')
   const a = s.mmap({ pid, pages: 2 })
@@ -360,6 +388,20 @@ t.test('do_mmap_pgoff MAP_SHARED|MAP_ANONYMOUS (2.6.11): pgoff is the caller\'s 
   t.equal(v.fileKind, 'shmem')
   const w = s.mmap({ pid, addr: B, pages: 2, shared: true, offset: 3 })
   t.equal(w.pgoff, 3, 'not zeroed in 2.6.11')
+  clean(t, s)
+})
+
+t.test('shmem_zero_setup (2.6.11): the object is vm_end - vm_start long, so an offset mapping faults past it with SIGBUS', async (t) => {
+  // mm/shmem.c shmem_zero_setup(): shmem_file_setup("dev/zero", vma->vm_end - vma->vm_start, ...);
+  // shmem_nopage(): idx << PAGE_CACHE_SHIFT >= i_size_read(inode) -> NOPAGE_SIGBUS.
+  const { s, pid } = setup('2.6.11')
+  s.mmap({ pid, addr: A, pages: 4, shared: true, offset: 2 })
+  t.equal(s.write({ pid, addr: A }).path, 'shared_write', 'index 2 is inside the 4-page object')
+  t.equal(s.read({ pid, addr: A + PAGE }).path, 'file_read', 'index 3 too')
+  for (const addr of [A + 2 * PAGE, A + 3 * PAGE]) {
+    const r = s.read({ pid, addr })
+    t.same([r.ok, r.signal, r.siCode], [false, 'SIGBUS', 'BUS_ADRERR'], 'indexes 4 and 5 are past it')
+  }
   clean(t, s)
 })
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { TASK_SIZE, type SimEvent } from '../../../src/sim/index.js'
-import { A, B, C, MODELS_UNDER_TEST, PAGE, clean, stateOf, mustPfn, pfnAt, pteAt, rejects, setup, vmaRanges, writeAll } from './fixtures/helpers.js'
+import type { SimEvent } from '../../../src/sim/index.js'
+import { A, B, C, MODELS_UNDER_TEST, PAGE, clean, taskSizeOf, stateOf, mustPfn, pfnAt, pteAt, rejects, setup, vmaRanges, writeAll } from './fixtures/helpers.js'
 
 for (const kernel of MODELS_UNDER_TEST) {
   t.test(`[${kernel}] mremap shrink: the tail is unmapped (do_vmi_munmap) and its pages freed`, async (t) => {
@@ -14,7 +14,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.same(vmaRanges(s, pid), [[A, A + 2 * PAGE, A / PAGE]])
     t.equal(s.frame(tail).kind, 'free')
     t.equal(mustPfn(s, pid, A), head)
-    t.equal(s.processInfo(pid).rss.anon, 2)
+    t.equal(s.process(pid).rss.anon, 2)
     clean(t, s)
   })
 
@@ -83,7 +83,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(s.stats().framesByKind.anon, anonBefore, 'no data frame allocated: PTEs moved, not copied')
     t.notOk(events.some((e) => e.type === 'frame.freed' && e.kind === 'anon'), 'no data frame freed')
     t.ok(events.some((e) => e.type === 'vma.moved'))
-    t.equal(s.processInfo(pid).rss.anon, 3)
+    t.equal(s.process(pid).rss.anon, 3)
     clean(t, s)
   })
 
@@ -197,7 +197,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     rejects(t, s, () => s.mremap({ pid, addr: A, pages: 0, newPages: 1 }), { ...inv, errno: 'EINVAL' }, 'old length 0')
     rejects(t, s, () => s.mremap({ pid, addr: A + 3, pages: 1, newPages: 1 }), { ...inv, errno: 'EINVAL' }, 'unaligned address')
     rejects(t, s, () => s.mremap({ pid, addr: A, pages: 1, newPages: 1, newAddr: C + 1 }), { ...inv, errno: 'EINVAL' }, 'unaligned newAddr')
-    rejects(t, s, () => s.mremap({ pid, addr: A, pages: 1, newPages: 2, newAddr: TASK_SIZE - PAGE }), { ...inv, errno: 'ENOMEM' }, 'newAddr range past the top')
+    rejects(t, s, () => s.mremap({ pid, addr: A, pages: 1, newPages: 2, newAddr: taskSizeOf(kernel) - PAGE }), { ...inv, errno: 'ENOMEM' }, 'newAddr range past the top')
     rejects(t, s, () => s.mremap({ pid: 99, addr: A, pages: 1, newPages: 1 }), { name: 'NotFoundError', code: 'not_found' }, 'unknown pid')
     clean(t, s)
   })

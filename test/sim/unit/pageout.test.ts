@@ -25,7 +25,7 @@ t.test('[6.18] pageout swaps out exclusive anonymous pages: a swap entry each, t
   t.ok(slots.every((p) => p.exclusive === true), 'the swap entries say exclusive (PageAnonExclusive was set)')
   t.equal(pteAt(s, pid, A + 3 * PAGE).kind, 'none', 'the never-touched page stays empty')
   for (const pfn of frames) t.equal(s.frame(pfn).kind, 'free', 'written and freed')
-  t.equal(s.processInfo(pid).rss.swap, 3)
+  t.equal(s.process(pid).rss.swap, 3)
   // A read of a slot no one else uses: straight into a new page, no swap cache, the slot freed.
   const r = s.read({ pid, addr: A })
   t.equal(r.path, 'swap_in')
@@ -149,5 +149,45 @@ t.test('[6.18] mprotect making a private mlocked VMA writable breaks COW at once
   s.mprotect({ pid, addr: A, pages: 1, prot: 'rw' })
   t.equal(s.frame(mustPfn(s, pid, A)).kind, 'anon', 'writable now: an anonymous copy, mlocked')
   t.ok(s.frame(mustPfn(s, pid, A)).flags.includes('mlocked'))
+  clean(t, s)
+})
+
+t.test('[6.18] MADV_FREE of a page others map: only this PTE is cleaned, so pageout finds the dirt in another PTE and keeps the page', async (t) => {
+  // The minimised random-ext-20789 (Linux 6.18 keeps every page mapped): mlock's populate writes the
+  // pages (dirty PTEs, clean folios); MADV_POPULATE_WRITE through a dirty PTE does not dirty the folio
+  // (follow_page_pte: FOLL_TOUCH marks it dirty only when the PTE is clean), so MADV_FREE in another
+  // process makes the shared, clean folio lazyfree; try_to_unmap_one() in the last process finds its
+  // PTE dirty (inherited at fork), remaps it and makes the folio swap-backed again.
+  const { s, pid } = setup('6.18')
+  s.mmap({ pid, addr: A, pages: 3 })
+  s.mlock({ pid, addr: A, pages: 3 })
+  s.populate({ pid, addr: A, pages: 3, write: true })
+  const pfns = [0, 1, 2].map((i) => mustPfn(s, pid, A + i * PAGE))
+  t.notOk(s.frame(pfns[0]).flags.includes('dirty'), 'populate_write through a dirty PTE leaves the folio clean')
+  const child = s.fork({ pid }).pid
+  const last = s.fork({ pid }).pid
+  s.exit({ pid })
+  s.free({ pid: child, addr: A, pages: 3 })
+  t.notOk(s.frame(pfns[0]).flags.includes('swapbacked'), 'the shared clean folio is lazyfree')
+  t.equal(pteAt(s, last, A).dirty, true, 'the other PTE is still dirty')
+  s.exit({ pid: child })
+  s.pageout({ pid: last, addr: A, pages: 3 })
+  t.same([0, 1, 2].map((i) => pfnAt(s, last, A + i * PAGE)), pfns, 'redirtied through the PTE: kept')
+  t.ok(s.frame(pfns[0]).flags.includes('swapbacked'), 'and swap-backed again')
+  clean(t, s)
+})
+
+t.test('[6.18] MADV_POPULATE_WRITE through a clean writable PTE dirties the folio, so a lazyfree page is kept by pageout', async (t) => {
+  const { s, pid } = setup('6.18')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  const pfn = mustPfn(s, pid, A)
+  s.free({ pid, addr: A, pages: 1 })
+  t.equal(pteAt(s, pid, A).dirty, false, 'MADV_FREE cleaned the PTE')
+  s.populate({ pid, addr: A, pages: 1, write: true })
+  t.equal(pteAt(s, pid, A).dirty, false, 'GUP follows the writable PTE without faulting')
+  t.ok(s.frame(pfn).flags.includes('dirty'), 'but marks the folio dirty (FOLL_TOUCH)')
+  s.pageout({ pid, addr: A, pages: 1 })
+  t.equal(pfnAt(s, pid, A), pfn, 'a dirty lazyfree folio is not discarded')
   clean(t, s)
 })

@@ -23,7 +23,12 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(anon.mapping.live, true)
     t.match(anon.mapping.raw, /^0x[0-9a-f]+$/)
     t.equal(BigInt(anon.mapping.raw) & 1n, 1n, 'PAGE_MAPPING_ANON')
-    t.ok(anon.flags.includes('uptodate') && anon.flags.includes('lru') && anon.flags.includes('swapbacked'))
+    if (kernel === '6.18') t.ok(anon.flags.includes('uptodate') && anon.flags.includes('lru') && anon.flags.includes('swapbacked'))
+    else {
+      // 2.6.11 include/linux/page-flags.h: PG_referenced 2, PG_uptodate 3, PG_lru 5, PG_active 6; no PG_swapbacked.
+      t.same(anon.flags, ['referenced', 'uptodate', 'lru', 'active'], 'do_anonymous_page: lru_cache_add_active + SetPageReferenced')
+      t.equal(anon.flagsRaw, (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6), 'in 2.6.11\'s bit numbers')
+    }
     t.equal(anon.swapSlot, null)
     t.equal(typeof anon.flagsRaw, 'number')
     const file = s.frame(mustPfn(s, pid, B))
@@ -49,8 +54,8 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(zero.kind, 'zero')
     t.ok(zero.flags.includes('reserved'))
     const table = s.frame(s.translate(pid, A).levels[0].tablePfn)
-    t.equal(table.kind, 'pagetable')
-    t.ok(table.flags.includes('table'))
+    t.equal(table.kind, kernel === '6.18' ? 'pagetable' : 'kernel', '2.6.11 has no page-table page type')
+    t.equal(table.flags.includes('table'), kernel === '6.18')
     clean(t, s)
   })
 
@@ -85,7 +90,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(s.frames({ file: 'f' }).frames.length, 3)
     t.equal(s.frames({ file: 'f', mapped: true }).frames.length, 2)
     t.equal(s.frames({ file: 'f', mapped: false }).frames.length, 1)
-    t.equal(s.frames({ kind: 'pagetable' }).frames.length, s.processInfo(pid).pageTablePages)
+    t.equal(s.frames({ kind: kernel === '6.18' ? 'pagetable' : 'kernel' }).frames.length, s.processInfo(pid).pageTablePages)
     t.equal(s.frames({ kind: 'zero' }).frames[0]?.pfn, ZERO_PFN)
     const all = s.frames().frames
     t.ok(all.every((f) => f.kind !== 'free'), 'free frames are skipped by default')
@@ -121,7 +126,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     const info = s.processInfo(pid)
     t.equal(info.vmas, 1)
     t.equal(info.vmaList.length, 1)
-    t.same(info.rss, { anon: 0, file: 1, shmem: 0, swap: 0 })
+    t.same(info.rss, kernel === '6.18' ? { anon: 0, file: 1, shmem: 0, swap: 0 } : { rss: 1, anon_rss: 0 })
     t.same(s.files(), [{ name: 'lib', kind: 'file', pages: 4, cached: 1 }])
     const fi = s.fileInfo('lib')
     t.same(fi.cache, [{ index: 1, pfn: mustPfn(s, pid, A), mapcount: 1, dirty: false }])
@@ -167,7 +172,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(e?.present, true)
     t.equal(e?.user, true)
     t.equal(e?.noExec, true)
-    t.equal(e?.special, false)
+    t.equal(e?.special, kernel === '6.18' ? false : undefined, '2.6.11 has no _PAGE_SPECIAL')
     const raw = BigInt(e?.raw ?? '0')
     t.equal(raw >> 63n, 1n, 'NX is bit 63')
     t.equal((raw >> 12n) & ((1n << 40n) - 1n), BigInt(e?.pfn ?? 0), 'PFN in bits 12+')
@@ -176,12 +181,15 @@ for (const kernel of MODELS_UNDER_TEST) {
     const pn = s.translate(pid, A + PAGE).levels[3].pte
     t.equal(pn?.kind, 'protnone')
     t.equal(pn?.present, false)
+    // _PAGE_PROTNONE: 2.6.11 include/asm-x86_64/pgtable.h 0x080; modern _PAGE_GLOBAL, 0x100.
+    t.equal(BigInt(pn?.raw ?? '0') & 0x181n, kernel === '6.18' ? 0x100n : 0x080n, 'the PROT_NONE bit, not present')
     const p2 = mustPfn(s, pid, A + 2 * PAGE)
     s.referenced({ pfn: p2 })
     s.unmap({ pfn: p2 })
     const sw = s.translate(pid, A + 2 * PAGE).levels[3].pte
     t.equal(sw?.kind, 'swap')
     t.type(sw?.swapOffset, 'number')
+    if (kernel === '2.6.11') t.equal(sw?.raw, '0x' + ((sw?.swapOffset ?? 0) * 256).toString(16), '__swp_entry(0, offset) = offset << 8')
     t.same(decodePte(0), { kind: 'none', raw: '0x0' })
     const ptes = s.ptes(pid)
     t.same(ptes.entries.map((x) => [x.addr, x.pte.kind]), [[A, 'present'], [A + PAGE, 'protnone'], [A + 2 * PAGE, 'swap']])
@@ -210,7 +218,7 @@ for (const kernel of MODELS_UNDER_TEST) {
     t.equal(st.vmas, 2)
     t.equal(st.files, 1)
     t.equal(st.anonVmas, 1)
-    t.same(st.framesByKind, { pagetable: 5, anon: 1, file: 1 }, 'pgd, pud, pmd and two PTE tables (A and B are in different 2 MiB regions)')
+    t.same(st.framesByKind, { [kernel === '6.18' ? 'pagetable' : 'kernel']: 5, anon: 1, file: 1 }, 'pgd, pud, pmd and two PTE tables (A and B are in different 2 MiB regions)')
     t.equal(st.framesInUse, 7)
     t.equal(st.swapSlotsUsed, 1)
     t.ok(st.events >= 0)

@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import checkRoutes from '../routes/check.js'
 import eventRoutes from '../routes/events.js'
+import exerciseRoutes from '../routes/exercises.js'
 import fileRoutes from '../routes/files.js'
 import frameRoutes from '../routes/frames.js'
 import gradingRoutes from '../routes/grading.js'
@@ -162,6 +163,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthRoutes)
   await app.register(sessionRoutes, { prefix: '/v1' })
+  await app.register(exerciseRoutes, { prefix: '/v1' })
   await app.register(async (scoped) => {
     scoped.addHook('onRequest', authenticate)
     await scoped.register(sessionRoute)

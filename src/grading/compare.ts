@@ -14,6 +14,21 @@ export type Expectation = z.output<typeof CompareBody>
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
 
+/** One value against another (arrays as sets of scalars: order does not matter). */
+export function diffValue (field: string, expected: unknown, actual: unknown): FieldDiff {
+  const a = Array.isArray(expected) && Array.isArray(actual) ? [...actual].sort() : actual
+  const w = Array.isArray(expected) ? [...expected].sort() : expected
+  return { field, expected, actual: actual ?? null, ok: same(w, a) }
+}
+
+/** Set membership, element by element: each expected one present or missing, each extra one unexpected. */
+export function diffMembers (label: string, expected: readonly string[], actual: readonly string[], present = 'mapped'): FieldDiff[] {
+  const out: FieldDiff[] = []
+  for (const m of expected) out.push({ field: `${label}[${m}]`, expected: present, actual: actual.includes(m) ? present : 'missing', ok: actual.includes(m) })
+  for (const m of actual) if (!expected.includes(m)) out.push({ field: `${label}[${m}]`, expected: 'absent', actual: present, ok: false })
+  return out
+}
+
 function fields (prefix: string, expect: Record<string, unknown>, actual: Record<string, unknown>, out: FieldDiff[]): void {
   for (const [key, want] of Object.entries(expect)) {
     const got = actual[key]
@@ -21,11 +36,10 @@ function fields (prefix: string, expect: Record<string, unknown>, actual: Record
       fields(`${prefix}${key}.`, want as Record<string, unknown>, got as Record<string, unknown>, out)
       continue
     }
-    const a = Array.isArray(want) && Array.isArray(got) ? [...got].sort() : got
-    const w = Array.isArray(want) ? [...want].sort() : want
     // VMA bounds are compared as numbers and shown in hex, like every address the API prints.
     const isAddr = (key === 'start' || key === 'end') && typeof got === 'number'
-    out.push({ field: `${prefix}${key}`, expected: isAddr && typeof want === 'number' ? hex(want) : want, actual: isAddr ? hex(got) : got ?? null, ok: same(w, a) })
+    const d = diffValue(`${prefix}${key}`, want, got)
+    out.push(isAddr ? { ...d, expected: typeof want === 'number' ? hex(want) : want, actual: hex(got) } : d)
   }
 }
 
@@ -37,8 +51,7 @@ export function compare (sim: Simulator, e: Expectation): CompareResult {
     if (mappings !== undefined) {
       const actual = sim.rmap(e.pfn).mappings.map((m) => `${m.pid}@${hex(m.addr)}`)
       const expected = mappings.map((m) => `${m.pid}@${hex(m.addr)}`)
-      for (const m of expected) diffs.push({ field: `mappings[${m}]`, expected: 'mapped', actual: actual.includes(m) ? 'mapped' : 'missing', ok: actual.includes(m) })
-      for (const m of actual) if (!expected.includes(m)) diffs.push({ field: `mappings[${m}]`, expected: 'absent', actual: 'mapped', ok: false })
+      diffs.push(...diffMembers('mappings', expected, actual))
     }
   } else if (e.target === 'pte') {
     const t = sim.translate(e.pid, e.addr)

@@ -8,6 +8,12 @@ import { markPageAccessed } from './lru.js'
 
 /** get_user_pages for populating a range: mm/gup.c. */
 
+/** 2.6.11 mm/memory.c untouched_anonymous_page(): private anonymous, no anon_vma, no PTE table yet. */
+function untouchedAnonymousPage (mm: Mm, addr: number): boolean {
+  const vma = mm.vmaAt(addr)
+  return vma !== undefined && vma.mapping === null && !vma.isShared && vma.anonVma === null && mm.pgtable.leaf(addr) === undefined
+}
+
 /**
  * faultin_page_range() / populate_vma_page_range(): GUP over [lo, hi). A page GUP can follow as it is
  * is only touched (FOLL_TOUCH: folio_mark_accessed, and folio_mark_dirty for a write through a clean PTE); any other page
@@ -17,6 +23,9 @@ import { markPageAccessed } from './lru.js'
  */
 export function populateRange (k: KernelState, mm: Mm, lo: number, hi: number, op: AccessOp, force = false): void {
   for (let addr = lo; addr < hi; addr += PAGE_SIZE) {
+    // 2.6.11 get_user_pages() without force: a read of untouched anonymous memory (no anon_vma, no
+    // page table there) is answered with the zero page and faults nothing (untouched_anonymous_page).
+    if (!force && op === 'read' && !k.model.mlockForcesPopulate && untouchedAnonymousPage(mm, addr)) continue
     let fault = checkFault(k, mm, addr, op)
     // FOLL_FORCE (mlock's populate of an accessible VMA): a read GUP may take where access_error would not.
     if (force && fault.kind === 'signal' && fault.siCode === 'SEGV_ACCERR' && fault.vma !== undefined) fault = { ...fault, kind: 'fault', vma: fault.vma }

@@ -67,6 +67,7 @@ export class KernelState {
     this.model = model
     this.limits = limits
     this.frames = new FrameTable(limits.maxFrames)
+    this.frames.flags[0] = model.zeroPageFlags
     this.frameBase = ZERO_PFN
     this.swap = new SwapSpace(limits.maxSwapSlots)
   }

@@ -434,8 +434,10 @@ export function zapRange (k: KernelState, mm: Mm, vma: Vma, lo: number, hi: numb
         const pfn = ptePfn(pte)
         if (pfn === ZERO_PFN) continue
         const anon = k.isAnonPage(pfn)
-        if (anon) mm.rss.anon--
-        else {
+        if (anon) {
+          if (k.model.zapDirtiesAnonPages && pteDirty(pte)) k.setPageFlags(pfn, PG.dirty)
+          mm.rss.anon--
+        } else {
           if (pteDirty(pte)) k.setPageFlags(pfn, PG.dirty)
           if (pteYoung(pte)) markPageAccessed(k, pfn)
           rssFileCounter(mm, spaceOf(k, pfn), -1)

@@ -41,11 +41,22 @@ export function checkMlock (k: KernelState, mm: Mm, addr: number, pages: number,
 export function doMlock (k: KernelState, mm: Mm, lo: number, hi: number, lock: boolean): void {
   modifyVmaFlags(k, mm, lo, hi, (vma) => lock ? vma.flags | VM.LOCKED : vma.flags & ~VM.LOCKED, undefined, k.model.mlockMerges)
   mlockPresentPages(k, mm, lo, hi)
-  if (!lock) return
+  if (lock) populateLocked(k, mm, lo, hi)
+}
+
+/**
+ * __mm_populate() / 2.6.11 make_pages_present() of a locked range (mlock, and mremap growing a
+ * VM_LOCKED mapping): each accessible VMA part faulted in, for writing where the model says so.
+ */
+export function populateLocked (k: KernelState, mm: Mm, lo: number, hi: number): void {
   for (const vma of mm.vmasIn(lo, hi)) {
     // populate_vma_page_range(): PROT_NONE is not faulted in; any other protection is (FOLL_FORCE).
+    // 2.6.11 get_user_pages() without force: a VMA without VM_READ (or VM_WRITE for a write) fails
+    // with EFAULT there, and mlock stops faulting (the error return itself is not modelled).
+    const write = k.model.mlockFaultsWrite(vma)
     if ((vma.flags & VM_ACCESS_FLAGS) === 0) continue
-    populateRange(k, mm, Math.max(lo, vma.start), Math.min(hi, vma.end), k.model.mlockFaultsWrite(vma) ? 'write' : 'read', true)
+    if (!k.model.mlockForcesPopulate && (vma.flags & (write ? VM.WRITE : VM.READ)) === 0) continue
+    populateRange(k, mm, Math.max(lo, vma.start), Math.min(hi, vma.end), write ? 'write' : 'read', k.model.mlockForcesPopulate)
   }
 }
 

@@ -42,13 +42,14 @@ export function checkPages (pages: number, what: string, field = 'pages'): void 
   if (!Number.isSafeInteger(pages) || pages <= 0) throw new InvalidArgumentError(`${what}: ${field} must be a whole number of pages, at least 1`, 'EINVAL', { [field]: pages })
 }
 
-export function checkUserRange (k: KernelState, addr: number, len: number, what: string): void {
+/** `pastTop` is the errno of a range past TASK_SIZE: ENOMEM for most calls, EINVAL for munmap (do_munmap). */
+export function checkUserRange (k: KernelState, addr: number, len: number, what: string, pastTop: 'ENOMEM' | 'EINVAL' = 'ENOMEM'): void {
   if (!Number.isSafeInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) {
     throw new InvalidArgumentError(`${what}: address ${Number.isFinite(addr) ? hex(addr) : String(addr)} is not a page-aligned user address`, 'EINVAL', { addr })
   }
   if (!Number.isSafeInteger(len) || len <= 0) throw new InvalidArgumentError(`${what}: length must be at least one page`, 'EINVAL', { len })
   if (addr + len > k.model.taskSize) {
-    throw new InvalidArgumentError(`${what}: [${hex(addr)}, ${hex(addr + len)}) goes past the top of user space (${hex(k.model.taskSize)})`, 'ENOMEM', { addr, len })
+    throw new InvalidArgumentError(`${what}: [${hex(addr)}, ${hex(addr + len)}) goes past the top of user space (${hex(k.model.taskSize)})`, pastTop, { addr, len })
   }
 }
 
@@ -66,9 +67,14 @@ export function checkMmap (k: KernelState, mm: Mm, a: MmapArgs): { addr: number,
   if (a.addr !== undefined && mode !== 'hint') {
     checkUserRange(k, a.addr, len, 'mmap')
     if (a.addr < k.model.mmapMinAddr) throw new InvalidArgumentError(`mmap: ${hex(a.addr)} is below vm.mmap_min_addr (${hex(k.model.mmapMinAddr)})`, 'EPERM', { addr: a.addr })
+    const emulated = k.model.fixedNoreplace === 'hint'
+    const how = emulated ? 'MAP_FIXED_NOREPLACE came in 4.17: 2.6.11 takes the address as a hint, kept only where it is free' : 'MAP_FIXED_NOREPLACE'
     if (mode === 'noreplace' && !mm.isFree(a.addr, a.addr + len)) {
       const v = mm.findVma(a.addr) as Vma
-      throw new ConflictError(`mmap: [${hex(a.addr)}, ${hex(a.addr + len)}) overlaps the mapping at [${hex(v.start)}, ${hex(v.end)}) (MAP_FIXED_NOREPLACE)`, 'EEXIST', { addr: a.addr, existing: { start: v.start, end: v.end } })
+      throw new ConflictError(`mmap: [${hex(a.addr)}, ${hex(a.addr + len)}) overlaps the mapping at [${hex(v.start)}, ${hex(v.end)}) (${how})`, 'EEXIST', { addr: a.addr, existing: { start: v.start, end: v.end } })
+    }
+    if (mode === 'noreplace' && emulated && a.addr === 0) {
+      throw new ConflictError(`mmap: address 0 is no hint in 2.6.11 (arch_get_unmapped_area: \`if (addr)\`), so the mapping would land elsewhere (${how})`, 'EEXIST', { addr: 0 })
     }
     ensureVmaRoom(k, mm, 1 + (mode === 'replace' ? splitsAdded(mm, a.addr, a.addr + len) : 0))
     return { addr: a.addr, searched: false }
@@ -162,6 +168,7 @@ export function doMunmap (k: KernelState, mm: Mm, lo: number, hi: number): void 
 /** Checks an munmap request; changes nothing. */
 export function checkMunmap (k: KernelState, mm: Mm, addr: number, pages: number): void {
   checkPages(pages, 'munmap')
-  checkUserRange(k, addr, pages * PAGE_SIZE, 'munmap')
+  // do_munmap() / do_vmi_munmap(): start > TASK_SIZE || len > TASK_SIZE - start -> -EINVAL.
+  checkUserRange(k, addr, pages * PAGE_SIZE, 'munmap', 'EINVAL')
   ensureVmaRoom(k, mm, splitsAdded(mm, addr, addr + pages * PAGE_SIZE))
 }

@@ -61,7 +61,7 @@ export function doMprotect (k: KernelState, mm: Mm, addr: number, pages: number,
       newFlags &= ~VM.ACCOUNT
     }
     return newFlags
-  }, (vma) => { changeProtection(k, mm, vma) })
+  }, (vma, lo, hi) => { changeProtection(k, mm, vma, lo, hi) })
   for (const [lo, hi] of cow) populateRange(k, mm, lo, hi, 'write', true)
 }
 
@@ -70,11 +70,11 @@ export function doMprotect (k: KernelState, mm: Mm, addr: number, pages: number,
  * special). Modern kernels make it writable at once when that cannot break COW
  * (can_change_pte_writable: an exclusive anonymous page, or a dirty PTE of a write-notify mapping).
  */
-function changeProtection (k: KernelState, mm: Mm, vma: Vma): void {
+function changeProtection (k: KernelState, mm: Mm, vma: Vma, lo: number, hi: number): void {
   const prot = vmPageProt(k.model, vma)
   const tryWritable = k.model.mprotectUpgradesWrite &&
     (vma.isShared ? wantsWriteNotify(k.model, vma) : (vma.flags & VM.WRITE) !== 0)
-  mm.pgtable.forEachLeaf(vma.start, vma.end, (leaf, from, to, base) => {
+  mm.pgtable.forEachLeaf(lo, hi, (leaf, from, to, base) => {
     for (let i = from; i < to; i++) {
       const pte = leaf.ptes[i]
       if (!pteMapped(pte)) continue

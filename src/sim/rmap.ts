@@ -167,7 +167,7 @@ export function pageReferenced (k: KernelState, pfn: number, trace?: RmapStep[])
   let referenced = 0
   // page_referenced_one() counts each mapping found down from page_mapcount(); at 0 the walk ends.
   let mapcount = k.mapcount(pfn)
-  const ptes = rmapWalk(k, pfn, (m) => {
+  const visit = (m: RmapMapping): boolean | undefined => {
     mapcount--
     // 6.18 folio_referenced_one(): a VM_LOCKED mapping ends the walk, its young bit untested.
     if (k.model.referencedStopsAtLockedMapping && (m.vma.flags & VM.LOCKED) !== 0) return false
@@ -177,14 +177,22 @@ export function pageReferenced (k: KernelState, pfn: number, trace?: RmapStep[])
       k.setPte(m.vma.mm, m.leaf, m.slot, m.addr, clearBits(pte, PTE_ACCESSED))
     }
     return undefined
-  }, trace, {
+  }
+  // 2.6.11 page_referenced_file(): a VM_LOCKED|VM_MAYSHARE VMA counts as a reference and ends the walk.
+  const lockedShared = (vma: Vma): boolean => {
+    const hit = (vma.flags & (VM.LOCKED | VM.MAYSHARE)) === (VM.LOCKED | VM.MAYSHARE)
+    if (hit) referenced++
+    return hit
+  }
+  const stop: WalkStop = {
     done: () => mapcount <= 0,
     why: 'every mapping is counted (mapcount reached 0)',
-    // 2.6.11 page_referenced_file(): a VM_LOCKED|VM_MAYSHARE VMA counts as a reference and ends the walk.
-    before: k.model.referencedStopsAtLockedSharedVma && !k.isAnonPage(pfn)
-      ? { test: (vma) => { const hit = (vma.flags & (VM.LOCKED | VM.MAYSHARE)) === (VM.LOCKED | VM.MAYSHARE); if (hit) referenced++; return hit }, why: 'VM_LOCKED|VM_MAYSHARE counts as referenced' }
-      : undefined
-  })
+    before: k.model.referencedStopsAtLockedSharedVma && !k.isAnonPage(pfn) ? { test: lockedShared, why: 'VM_LOCKED|VM_MAYSHARE counts as referenced' } : undefined
+  }
+  // page_referenced(): `if (page_mapped(page) && page->mapping)` (6.18 folio_referenced: `if (!pra.mapcount) return 0`).
+  let ptes = 0
+  if (mapcount > 0) ptes = rmapWalk(k, pfn, visit, trace, stop)
+  else trace?.push({ step: 'done', matched: 0, note: `PFN ${pfn} is not mapped: page_referenced does not walk the rmap` })
   if (k.model.referencedCountsPageFlag && (k.pageFlags(pfn) & PG.referenced) !== 0) {
     referenced++
     k.clearPageFlags(pfn, PG.referenced)

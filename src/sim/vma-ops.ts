@@ -84,21 +84,18 @@ export function adjustVma (k: KernelState, vma: Vma, start: number, end: number,
 export function splitVma (k: KernelState, vma: Vma, addr: number, newBelow: boolean): Vma {
   const cutPages = (addr - vma.start) / PAGE_SIZE
   const mm = vma.mm
-  let created: Vma
-  if (newBelow) {
-    created = k.newVma(mm, vma.start, addr, vma.pgoff, vma.flags, vma.mapping)
-    created.file = vma.file
-    created.anonVma = vma.anonVma
-    k.model.anonVmaClone(k, created, vma)
-    adjustVma(k, vma, addr, vma.end, vma.pgoff + cutPages)
-  } else {
-    created = k.newVma(mm, addr, vma.end, vma.pgoff + cutPages, vma.flags, vma.mapping)
-    created.file = vma.file
-    created.anonVma = vma.anonVma
-    k.model.anonVmaClone(k, created, vma)
-    adjustVma(k, vma, vma.start, addr, vma.pgoff)
-  }
-  linkVma(k, created)
+  const created = newBelow
+    ? k.newVma(mm, vma.start, addr, vma.pgoff, vma.flags, vma.mapping)
+    : k.newVma(mm, addr, vma.end, vma.pgoff + cutPages, vma.flags, vma.mapping)
+  created.file = vma.file
+  created.anonVma = vma.anonVma
+  k.model.anonVmaClone(k, created, vma)
+  // vma_adjust() (2.6.11 "Put into prio_tree now") / vma_prepare() (6.18): the new piece enters
+  // i_mmap before the original is taken out and put back with its new range.
+  if (created.mapping !== null) created.immapNode = created.mapping.immap.insert(created, created.pgoff, created.lastPgoff)
+  if (newBelow) adjustVma(k, vma, addr, vma.end, vma.pgoff + cutPages)
+  else adjustVma(k, vma, vma.start, addr, vma.pgoff)
+  mm.insertVma(created)
   k.emitVma('vma.split', vma, created)
   return created
 }
@@ -173,18 +170,21 @@ function absorb (k: KernelState, target: Vma, from: Vma | null, srcAnon: AnonVma
  * change its PTEs), and merges with its neighbours where it now can. VMAs whose flags stay are left
  * as they are. Callers check the room for the splits first.
  */
-export function modifyVmaFlags (k: KernelState, mm: Mm, lo: number, hi: number, flagsFor: (vma: Vma) => number, changed?: (vma: Vma) => void, merge = true): void {
+export function modifyVmaFlags (k: KernelState, mm: Mm, lo: number, hi: number, flagsFor: (vma: Vma) => number, changed?: (vma: Vma, lo: number, hi: number) => void, merge = true): void {
   for (const vma of mm.vmasIn(lo, hi)) {
     // A VMA merged into the previous one already carries the new flags.
     if (!mm.vmas.includes(vma)) continue
     const newFlags = flagsFor(vma)
     if (newFlags === vma.flags) continue
+    const s = Math.max(lo, vma.start)
+    const e = Math.min(hi, vma.end)
+    if (merge && mergePartial(k, mm, vma, s, e, newFlags, changed)) continue
     const target = vma
     if (target.start < lo) splitVma(k, target, lo, true)
     if (target.end > hi) splitVma(k, target, hi, false)
     target.flags = newFlags
     k.emitVma('vma.changed', target)
-    changed?.(target)
+    changed?.(target, target.start, target.end)
     if (!merge) continue
     const i = mm.vmas.indexOf(target)
     tryMerge(k, mm, {
@@ -199,4 +199,65 @@ export function modifyVmaFlags (k: KernelState, mm: Mm, lo: number, hi: number, 
       cloneFrom: target
     }, mm.vmas[i - 1], mm.vmas[i + 1])
   }
+}
+
+/**
+ * vma_merge() before any split (2.6.11 mprotect_fixup cases 4 and 5; 6.18 vma_merge_existing_range,
+ * merge left / right): a change of the first part of `vma` that the previous VMA can take moves the
+ * boundary between them up, one of its last part that the next VMA can take moves it down. No VMA is
+ * made, the original keeps its identity and its place in the anon_vma list. Returns false when neither
+ * applies (the caller splits).
+ */
+function mergePartial (k: KernelState, mm: Mm, vma: Vma, s: number, e: number, newFlags: number, changed?: (vma: Vma, lo: number, hi: number) => void): boolean {
+  if (s === vma.start && e === vma.end) return false
+  const i = mm.vmas.indexOf(vma)
+  const pages = (e - s) / PAGE_SIZE
+  const rangePgoff = vma.pgoff + (s - vma.start) / PAGE_SIZE
+  const fits = (other: Vma): boolean => other.flags === newFlags && other.mapping === vma.mapping && other.file === vma.file &&
+    k.model.isMergeableAnonVma(other, vma.anonVma, vma, vma)
+  const prev = mm.vmas[i - 1]
+  const next = mm.vmas[i + 1]
+  let into: Vma
+  if (s === vma.start && prev !== undefined && prev.end === s && prev.pgoff + prev.pages === rangePgoff && fits(prev)) {
+    // case 5 / merge left: vma_adjust(prev, prev->vm_start, end, ...) with adjust_next > 0.
+    absorb(k, prev, vma, vma.anonVma)
+    adjustPair(k, prev, prev.start, e, prev.pgoff, vma, e, vma.end, vma.pgoff + pages)
+    into = prev
+  } else if (e === vma.end && next !== undefined && next.start === e && rangePgoff + pages === next.pgoff && fits(next)) {
+    // case 4 / merge right: vma_adjust(vma, vma->vm_start, addr, ...) with adjust_next < 0.
+    absorb(k, next, vma, vma.anonVma)
+    adjustPair(k, vma, vma.start, s, vma.pgoff, next, s, next.end, rangePgoff)
+    into = next
+  } else {
+    return false
+  }
+  k.emitVma('vma.changed', into)
+  k.emitVma('vma.changed', vma)
+  changed?.(into, s, e)
+  return true
+}
+
+/**
+ * vma_adjust() with adjust_next: `a` and its neighbour `b` change their ranges together. i_mmap as
+ * the kernel does it: both out (a first), then b back in, then a.
+ */
+function adjustPair (k: KernelState, a: Vma, aStart: number, aEnd: number, aPgoff: number, b: Vma, bStart: number, bEnd: number, bPgoff: number): void {
+  const out = (v: Vma): void => { if (v.mapping !== null && v.immapNode !== null) v.mapping.immap.remove(v.immapNode) }
+  const back = (v: Vma): void => { if (v.mapping !== null && v.immapNode !== null) v.immapNode = v.mapping.immap.insert(v, v.pgoff, v.lastPgoff) }
+  out(a)
+  out(b)
+  const reA = k.model.beginVmaUpdate(a)
+  const reB = k.model.beginVmaUpdate(b)
+  for (const [v, start, end, pgoff] of [[a, aStart, aEnd, aPgoff], [b, bStart, bEnd, bPgoff]] as const) {
+    const reorder = start !== v.start
+    if (reorder) v.mm.removeVma(v)
+    v.start = start
+    v.end = end
+    v.pgoff = pgoff
+    if (reorder) v.mm.insertVma(v)
+  }
+  back(b)
+  back(a)
+  reB?.()
+  reA?.()
 }

@@ -59,7 +59,7 @@ t.test('every operation gives every status its document lists, and every reply k
   t.ok(operations.length >= 37, `${operations.length} operations`)
   for (const op of operations) {
     t.match(op.operation.operationId, /^[a-z][A-Za-z]+$/, `${op.method} ${op.path} has a camelCase operationId`)
-    const open = PROBES.has(idOf(op)) || idOf(op) === 'createSession'
+    const open = PROBES.has(idOf(op)) || ['createSession', 'generateExercise', 'exerciseSession'].includes(idOf(op))
     t.same(op.operation.security ?? doc.security, open ? [] : [{ bearer: [] }], `${idOf(op)}: ${open ? 'no token' : 'a bearer token'}`)
     for (const [status, r] of Object.entries(op.operation.responses)) {
       if (Number(status) >= 400 && !(idOf(op) === 'ready' && status === '503')) {
@@ -83,6 +83,13 @@ t.test('every operation gives every status its document lists, and every reply k
   }
   expectStatus(await send(app, 'POST', '/v1/sessions', { payload: { kernel: '2.6.11' } }), 201, 'createSession')
   expectStatus(await send(app, 'GET', '/v1/sessions', { headers: { authorization: `Bearer ${ADMIN}` } }), 200, 'listSessions')
+  const spec = { topic: 'anon-walk', seed: 1, kernel: '6.18', difficulty: 1 }
+  const admin = { authorization: `Bearer ${ADMIN}` }
+  expectStatus(await send(app, 'POST', '/v1/exercises', { payload: spec }), 200, 'generateExercise')
+  expectStatus(await send(app, 'POST', '/v1/exercises/key', { headers: admin, payload: spec }), 200, 'exerciseKey')
+  expectStatus(await send(app, 'POST', '/v1/exercises/session', { payload: spec }), 201, 'exerciseSession')
+  expectStatus(await send(app, 'POST', '/v1/exercises/grade', { headers: admin, payload: { exercise: spec, answers: {} } }), 200, 'gradeExercise')
+  expectStatus(await send(app, 'POST', '/v1/exercises', { payload: { ...spec, topic: 'nope' } }), 400, 'generateExercise of an unknown topic')
   for (const url of ['/health', '/ready', '/metrics']) expectStatus(await send(app, 'GET', url), 200, url)
   expectStatus(await send(app, 'POST', `${s.base}/ops`, { headers: s.headers, payload: { ops: [{ op: 'spawn', proc: 'Q' }] } }), 200, 'applyOps')
   expectStatus(await send(app, 'GET', `${s.base}/snapshot`, { headers: s.headers }), 200, 'getSnapshot')
@@ -114,7 +121,7 @@ t.test('every operation gives every status its document lists, and every reply k
     const method = op.method.toUpperCase() as Method
     const statuses = statusesOf(op)
     if (statuses.includes(401)) {
-      const headers: Record<string, string> = idOf(op) === 'listSessions' ? { authorization: 'Bearer not-the-admin-token' } : {}
+      const headers: Record<string, string> = ['listSessions', 'exerciseKey', 'gradeExercise'].includes(idOf(op)) ? { authorization: 'Bearer not-the-admin-token' } : {}
       expectStatus(await send(app, method, urlOf(op, s, w), { headers }), 401, `${idOf(op)} without its token`)
     }
     if (statuses.includes(404) && isSessionRoute(op)) {
@@ -184,6 +191,9 @@ t.test('every operation gives every status its document lists, and every reply k
   expectStatus(await send(capped, 'GET', '/ready'), 503, 'ready at MAX_SESSIONS')
   t.equal((jsonOf(await send(capped, 'GET', '/ready')) as { ready: boolean }).ready, false, 'ready: false')
   expectStatus(await send(capped, 'GET', '/v1/sessions', { headers: { authorization: `Bearer ${ADMIN}` } }), 403, 'listSessions with no ADMIN_TOKEN configured')
+  for (const [id, url] of [['exerciseKey', '/v1/exercises/key'], ['gradeExercise', '/v1/exercises/grade']]) {
+    expectStatus(await send(capped, 'POST', url, { headers: { authorization: `Bearer ${ADMIN}` }, payload: {} }), 403, `${id} with no ADMIN_TOKEN configured`)
+  }
   for (const x of contractWatchOf(capped).seen) produced.add(x)
 
   // ------------------------------------------------------------ the rate limiter: 429 before anything else

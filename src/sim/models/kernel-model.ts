@@ -44,6 +44,23 @@ export interface KernelModel {
   readonly taskSize: number
   /** The process's RSS counters as this kernel keeps them (from the simulator's per-type count). */
   rssView: (rss: { anon: number, file: number, shmem: number, swap: number }) => RssView
+  /**
+   * MAP_FIXED_NOREPLACE (4.17) is the kernel's own, or (2.6.11) emulated as a 2.6.11 program does it:
+   * the address as a hint, accepted only where arch_get_unmapped_area() keeps a hint (a free range,
+   * not address 0).
+   */
+  readonly fixedNoreplace: 'native' | 'hint'
+  /** The zero page's flags (2.6.11 boot pages get only SetPageReserved in memmap_init_zone). */
+  readonly zeroPageFlags: number
+  /** A zap of a dirty PTE dirties an anonymous page too (2.6.11 zap_pte_range: set_page_dirty before the PageAnon test). */
+  readonly zapDirtiesAnonPages: boolean
+  /**
+   * mlock's populate forces access (6.18 populate_vma_page_range: FOLL_FORCE for any accessible VMA);
+   * 2.6.11 make_pages_present() calls get_user_pages() with force 0: a VMA without VM_READ is not
+   * faulted in, and a read of untouched anonymous memory (no anon_vma, no page table) takes no fault
+   * at all (untouched_anonymous_page).
+   */
+  readonly mlockForcesPopulate: boolean
   /** How this kernel's page flags look (names and bits), and what it calls a page-table page. */
   readonly pageFlags: PageFlagLayout
   /** How this kernel's PTEs look when printed (_PAGE_PROTNONE, swap entries, _PAGE_SPECIAL). */

@@ -76,6 +76,13 @@ export const linux2611: KernelModel = {
   taskSize: 2 ** 47,
   pteLayout: X86_64_2611_PTE,
   pageFlags: PAGE_FLAGS_2611,
+  zeroPageFlags: PG.reserved,
+  // mm/memory.c zap_pte_range(): if (pte_dirty(pte)) set_page_dirty(page); then if (PageAnon(page)) ...
+  zapDirtiesAnonPages: true,
+  // mm/memory.c make_pages_present(): get_user_pages(current, mm, start, len, write, 0, NULL, NULL).
+  mlockForcesPopulate: false,
+  // MAP_FIXED_NOREPLACE came in 4.17; sys_x86_64.c arch_get_unmapped_area(): `if (addr) { addr = PAGE_ALIGN(addr); ... return addr; }`.
+  fixedNoreplace: 'hint',
   // include/linux/sched.h struct mm_struct: rss (every resident page, the zero page aside) and anon_rss;
   // swap entries are not counted.
   rssView: (rss) => ({ rss: rss.anon + rss.file + rss.shmem, anon_rss: rss.anon }),

@@ -71,6 +71,11 @@ export const linux618: KernelModel = {
   taskSize: TASK_SIZE,
   pteLayout: X86_64_PTE,
   pageFlags: SIM_PAGE_FLAGS,
+  zeroPageFlags: PG.reserved | PG.uptodate,
+  // mm/memory.c zap_present_folio_ptes(): only a file folio is dirtied from the PTE.
+  zapDirtiesAnonPages: false,
+  mlockForcesPopulate: true,
+  fixedNoreplace: 'native',
   // mm_struct rss_stat: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES.
   rssView: (rss) => ({ ...rss }),
   // arch/x86/mm/fault.c access_error(): X86_PF_INSTR needs VM_EXEC.

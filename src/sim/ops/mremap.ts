@@ -1,9 +1,9 @@
 import { z } from 'zod'
 import { PAGE_SIZE } from '../constants.js'
-import { populateRange } from '../gup.js'
+import { populateLocked } from '../mlock.js'
 import { processOf } from '../lookup.js'
 import { checkMremap, doMremap, type MremapArgs } from '../mremap.js'
-import { VM, type Vma } from '../vma.js'
+import { VM } from '../vma.js'
 import { Address, addressArg, Pages, ProcRef } from './fields.js'
 import { defineOp } from './op.js'
 
@@ -30,10 +30,7 @@ export const mremapOp = defineOp({
   },
   apply (k, _a, p) {
     const addr = doMremap(k, p.mm, p.args, p.plan)
-    if (p.locked) {
-      const vma = p.mm.vmaAt(addr) as Vma
-      populateRange(k, p.mm, addr + p.args.pages * PAGE_SIZE, addr + p.args.newPages * PAGE_SIZE, k.model.mlockFaultsWrite(vma) ? 'write' : 'read', true)
-    }
+    if (p.locked) populateLocked(k, p.mm, addr + p.args.pages * PAGE_SIZE, addr + p.args.newPages * PAGE_SIZE)
     return { addr }
   }
 })

@@ -235,3 +235,94 @@ t.test('writeback (filemap_fdatawrite): 2.6.11 clears PG_dirty and leaves the di
     clean(t, s)
   }
 })
+
+t.test('MAP_FIXED_NOREPLACE (4.17) in 2.6.11: the address as a checked hint, as a 2.6.11 program would do it', async (t) => {
+  const { s, pid } = setup('2.6.11')
+  s.mmap({ pid, addr: A, pages: 2 })
+  t.equal(s.mmap({ pid, addr: A + 4 * PAGE, pages: 1 }).start, A + 4 * PAGE, 'a free range: arch_get_unmapped_area() keeps the hint')
+  t.throws(() => s.mmap({ pid, addr: A + PAGE, pages: 1 }), { code: 'conflict', errno: 'EEXIST', message: /came in 4\.17: 2\.6\.11 takes the address as a hint/ }, 'a taken range: the hint would move')
+  t.throws(() => s.mmap({ pid, addr: 0, pages: 1 }), { code: 'conflict', errno: 'EEXIST', message: /address 0 is no hint in 2\.6\.11/ }, 'address 0 is no hint')
+  const six = setup('6.18')
+  t.throws(() => six.s.mmap({ pid: six.pid, addr: 0, pages: 1 }), { code: 'invalid_argument', errno: 'EPERM' }, '6.18: below vm.mmap_min_addr')
+  clean(t, s)
+})
+
+t.test('vma_adjust(): a split puts the new piece into i_mmap before the original goes out and back (the tree never empties)', async (t) => {
+  // The reviewer's case: with the old order the priority tree emptied during the split and reset
+  // index_bits to 1 (prio_tree_remove -> __INIT_PRIO_TREE_ROOT), changing the later walk order.
+  const { s, pid } = setup('2.6.11')
+  s.createFile({ name: 'f', pages: 128 })
+  s.mmap({ pid, addr: 0x10000000, pages: 128, file: 'f', shared: true, prot: 'r' })
+  s.mmap({ pid, addr: 0x20000000, pages: 8, file: 'f', shared: true, prot: 'r' })
+  s.munmap({ pid, addr: 0x10000000, pages: 128 })
+  s.munmap({ pid, addr: 0x20007000, pages: 1 })
+  s.mmap({ pid, addr: 0x30000000, pages: 2, file: 'f', offset: 4, shared: true, prot: 'r' })
+  s.mmap({ pid, addr: 0x40000000, pages: 5, file: 'f', shared: true, prot: 'r' })
+  const order = [...(s.state.files.get('f')?.immap.query(4, 4) ?? [])].map((v) => v.start)
+  t.same(order, [0x20000000, 0x30000000, 0x40000000], 'the order the C code gives (index_bits 7)')
+  t.equal(s.snapshot().spaces[0].immapTree?.indexBits, 7)
+  clean(t, s)
+})
+
+t.test('mprotect_fixup(): vma_merge() before any split: the boundary moves, no VMA is made (cases 4 and 5)', async (t) => {
+  for (const kernel of ['2.6.11', '6.18'] as const) {
+    const { s, pid } = setup(kernel)
+    s.mmap({ pid, addr: A, pages: 6 })
+    s.write({ pid, addr: A })
+    s.write({ pid, addr: A + 4 * PAGE })
+    s.mprotect({ pid, addr: A + 2 * PAGE, pages: 4, prot: 'r' })
+    const [low, high] = s.processInfo(pid).vmaList.map((v) => v.id)
+    s.mprotect({ pid, addr: A + 2 * PAGE, pages: 2, prot: 'rw' })
+    t.same(s.processInfo(pid).vmaList.map((v) => [v.id, v.start, v.end]), [[low, A, A + 4 * PAGE], [high, A + 4 * PAGE, A + 6 * PAGE]], `${kernel}: case 5 (merge left): both keep their identity`)
+    s.mprotect({ pid, addr: A + 2 * PAGE, pages: 2, prot: 'r' })
+    t.same(s.processInfo(pid).vmaList.map((v) => [v.id, v.start, v.end]), [[low, A, A + 2 * PAGE], [high, A + 2 * PAGE, A + 6 * PAGE]], `${kernel}: case 4 (merge right)`)
+    t.equal(pteAt(s, pid, A + 2 * PAGE).kind, 'none')
+    t.equal(pteAt(s, pid, A).writable, true, 'change_protection() only over the range: the page below keeps its writable PTE')
+    clean(t, s)
+  }
+})
+
+t.test('zap_pte_range(): a dirty PTE dirties an anonymous page too in 2.6.11 (set_page_dirty before the PageAnon test)', async (t) => {
+  for (const kernel of ['2.6.11', '6.18'] as const) {
+    const { s, pid } = setup(kernel)
+    s.mmap({ pid, addr: A, pages: 1 })
+    const pfn = s.write({ pid, addr: A }).pfn as number
+    const child = s.fork({ pid }).pid
+    s.exit({ pid: child })
+    t.equal(s.frame(pfn).flags.includes('dirty'), kernel === '2.6.11', `${kernel}`)
+    clean(t, s)
+  }
+})
+
+t.test('page_referenced(): an unmapped page is not walked (page_mapped(page) && page->mapping)', async (t) => {
+  const { s, pid } = setup('2.6.11')
+  s.createFile({ name: 'f', pages: 1 })
+  s.mmap({ pid, addr: A, pages: 1, file: 'f', shared: true, prot: 'none' })
+  s.mlock({ pid, addr: A, pages: 1 })
+  const q = s.spawn({}).pid
+  s.mmap({ pid: q, addr: A, pages: 1, file: 'f', shared: true, prot: 'r' })
+  const pfn = s.read({ pid: q, addr: A }).pfn as number
+  s.munmap({ pid: q, addr: A, pages: 1 })
+  s.referenced({ pfn }) // clears PG_referenced
+  const r = s.referenced({ pfn, trace: true })
+  t.equal(r.referenced, 0, 'the locked shared VMA is never reached')
+  t.match(doneNote(r.trace), /not mapped: page_referenced does not walk/)
+  clean(t, s)
+})
+
+t.test('make_pages_present() without force: 2.6.11 mlock faults in neither exec-only VMAs nor untouched read-only anonymous memory', async (t) => {
+  const { s, pid } = setup('2.6.11')
+  s.mmap({ pid, addr: A, pages: 2, prot: 'x' })
+  s.mmap({ pid, addr: A + 0x200000, pages: 2, prot: 'r' })
+  s.mlock({ pid, addr: A, pages: 2 })
+  s.mlock({ pid, addr: A + 0x200000, pages: 2 })
+  t.equal(pteAt(s, pid, A).kind, 'none', 'get_user_pages: no VM_READ, -EFAULT')
+  t.equal(pteAt(s, pid, A + 0x200000).kind, 'none', 'untouched_anonymous_page(): the zero page without a fault')
+  t.equal(s.processInfo(pid).pageTablePages, 1, 'not even a page table')
+  const six = setup('6.18')
+  six.s.mmap({ pid: six.pid, addr: A, pages: 2, prot: 'r' })
+  six.s.mlock({ pid: six.pid, addr: A, pages: 2 })
+  t.equal(pteAt(six.s, six.pid, A).pfn, 4096, '6.18 populate_vma_page_range maps the zero page')
+  t.same(s.frame(4096).flags, ['reserved'], 'the 2.6.11 zero page: PG_reserved only (memmap_init_zone)')
+  clean(t, s)
+})

@@ -1,0 +1,51 @@
+import { PAGE_SIZE, hex, type FaultPath } from '../../sim/index.js'
+import { ANON, FILE_AT, anonFamily } from './family.js'
+import type { Topic } from './topic.js'
+
+const WRITE_RULES: Partial<Record<FaultPath, { '2.6.11': string, 6.18: string }>> = {
+  cow_copy: {
+    '2.6.11': 'do_wp_page(): the page is shared (page_count > 1, can_share_swap_page says no), so it is copied',
+    6.18: 'wp_page_copy(): the page is not PageAnonExclusive and others hold it (wp_can_reuse_anon_folio fails), so it is copied'
+  },
+  cow_reuse: {
+    '2.6.11': 'do_wp_page(): page_count is 1 (can_share_swap_page), so the page is reused in place, made writable',
+    6.18: 'wp_can_reuse_anon_folio(): the page is PageAnonExclusive or this is its only reference, so it is reused in place'
+  },
+  anon_alloc: { '2.6.11': 'do_anonymous_page(): nothing mapped there yet, a new zeroed page', 6.18: 'do_anonymous_page(): nothing mapped there yet, a new zeroed page' },
+  zero_page_cow: { '2.6.11': 'do_wp_page() on the zero page: always a new page', 6.18: 'wp_page_copy() of the zero page: always a new page' },
+  none: { '2.6.11': 'the PTE is already writable: the MMU completes the write, no fault', 6.18: 'the PTE is already writable: the MMU completes the write, no fault' },
+  sigsegv: { '2.6.11': 'the VMA has no VM_WRITE (or no VMA): SIGSEGV', 6.18: 'the VMA has no VM_WRITE (or no VMA): SIGSEGV' },
+  private_file_cow: { '2.6.11': 'a private file mapping: the first write copies the page-cache page', 6.18: 'a private file mapping: the first write copies the page-cache page (do_cow_fault / wp_page_copy)' }
+}
+
+/** Fork and COW: which PTEs fork copies, and what a write does afterwards (copy or reuse). */
+export const forkCow: Topic = {
+  title: (kernel) => `fork and copy-on-write (${kernel})`,
+  generate (b, difficulty) {
+    const pages = anonFamily(b, difficulty)
+    // A private file mapping read but never written: 6.18's fork does not copy its PTEs (no anon_vma).
+    b.file('lib', 4)
+    b.op({ op: 'mmap', proc: 'P', addr: hex(FILE_AT), pages: 2, kind: 'file', file: 'lib' })
+    b.op({ op: 'read', proc: 'P', addr: hex(FILE_AT) })
+    b.fork('P', 'K')
+    const who = b.rng.pick(b.live())
+    const page = b.rng.int(0, pages - 1)
+    const addr = ANON + page * PAGE_SIZE
+    const whatIf = b.fork2()
+    const r = whatIf.write({ pid: b.pid(who), addr })
+    const path = r.path as FaultPath
+    const rules = WRITE_RULES[path]
+    const old = b.kernel === '2.6.11'
+    const copied = b.sim.ptes(b.pid('K'), FILE_AT, FILE_AT + 2 * PAGE_SIZE).entries.length
+    return [
+      {
+        question: { id: 'q1', kind: 'fault-path', prompt: `After the setup, ${b.describe(who)} writes to ${hex(addr)}. Which fault path does the write take (none, anon_alloc, cow_copy, cow_reuse, zero_page_cow, private_file_cow, swap_in, sigsegv)?`, points: 3, about: { pid: b.pid(who), addr: hex(addr), op: { op: 'write', pid: b.pid(who), addr: hex(addr) } } },
+        key: { answer: path, rule: rules?.[b.kernel] ?? `the write takes ${path}` }
+      },
+      {
+        question: { id: 'q2', kind: 'number', prompt: `How many present PTEs does ${b.describe('K')} have in [${hex(FILE_AT)}, ${hex(FILE_AT + 2 * PAGE_SIZE)}) (P's private, read-only-touched mapping of lib) right after the fork?`, points: 2, about: { pid: b.pid('K'), range: [hex(FILE_AT), hex(FILE_AT + 2 * PAGE_SIZE)] } },
+        key: { answer: copied, rule: old ? '2.6.11 dup_mmap() calls copy_page_range() for every VMA: the read-only page-cache PTE is copied' : '6.18 copy_page_range() skips a VMA without an anon_vma (vma_needs_copy): the child faults the file page in again when it needs it' }
+      }
+    ]
+  }
+}

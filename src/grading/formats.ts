@@ -1,0 +1,49 @@
+import type { GradeReport } from './grade.js'
+
+/**
+ * A grade report in the result formats graders read (see ../shared/reference/grading-notes.md):
+ * rmap-sim's own JSON, Gradescope's results.json, PrairieLearn's results.json and Autolab's last line.
+ */
+export const GRADE_FORMATS = ['json', 'gradescope', 'prairielearn', 'autolab'] as const
+export type GradeFormat = typeof GRADE_FORMATS[number]
+
+const testName = (q: GradeReport['questions'][number]): string => `${q.id}: ${q.prompt.split('\n')[0].slice(0, 120)}`
+
+/** Gradescope autograder results.json: score, tests[] with name, number, score, max_score, output, visibility. */
+export function gradescopeResults (r: GradeReport): Record<string, unknown> {
+  return {
+    score: r.score,
+    output: `rmap-sim exercise ${r.exerciseId}: ${r.score} of ${r.maxScore}`,
+    visibility: 'visible',
+    stdout_visibility: 'hidden',
+    tests: r.questions.map((q, i) => ({ name: testName(q), number: String(i + 1), score: q.score, max_score: q.max, output: q.feedback, visibility: 'visible' }))
+  }
+}
+
+/** PrairieLearn external grader results.json: gradable, score in [0, 1], message, tests[] with points and max_points. */
+export function prairieLearnResults (r: GradeReport): Record<string, unknown> {
+  return {
+    gradable: true,
+    score: r.maxScore === 0 ? 0 : Math.round(r.score / r.maxScore * 10000) / 10000,
+    message: `${r.score} of ${r.maxScore} points`,
+    output: r.questions.map((q) => `${q.id}: ${q.feedback}`).join('\n'),
+    tests: r.questions.map((q) => ({ name: testName(q), description: q.prompt, points: q.score, max_points: q.max, message: q.feedback, output: q.correct ? '' : JSON.stringify({ expected: q.expected, given: q.given }) }))
+  }
+}
+
+/** Autolab: feedback lines, then the last line {"scores": {...}, "scoreboard": [...]}. */
+export function autolabOutput (r: GradeReport): string {
+  const lines = r.questions.map((q) => `${q.id} (${q.score}/${q.max}): ${q.feedback}`)
+  const scores = Object.fromEntries(r.questions.map((q) => [q.id, q.score]))
+  return [...lines, JSON.stringify({ scores, scoreboard: [r.score] })].join('\n') + '\n'
+}
+
+/** The report as text in `format` (JSON documents end with a newline). */
+export function formatReport (r: GradeReport, format: GradeFormat): string {
+  switch (format) {
+    case 'json': return JSON.stringify(r, null, 2) + '\n'
+    case 'gradescope': return JSON.stringify(gradescopeResults(r), null, 2) + '\n'
+    case 'prairielearn': return JSON.stringify(prairieLearnResults(r), null, 2) + '\n'
+    case 'autolab': return autolabOutput(r)
+  }
+}

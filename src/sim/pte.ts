@@ -142,7 +142,11 @@ export function decodePte (pte: number, layout: PteLayout = X86_64_PTE): Decoded
   if (kind === 'migration') {
     return { kind, raw, pfn: swpOffset(pte), writable: (bits & SWP_MIG_WRITE) !== 0 }
   }
-  const decoded: DecodedPte = {
+  // Two literal shapes rather than a `delete`: objects stay fast (one hidden class each).
+  if (!layout.special) {
+    return { kind, raw, pfn: ptePfn(pte), present: (bits & PTE_PRESENT) !== 0, writable: (bits & PTE_RW) !== 0, user: (bits & PTE_USER) !== 0, accessed: (bits & PTE_ACCESSED) !== 0, dirty: (bits & PTE_DIRTY) !== 0, noExec: (bits & PTE_NX) !== 0 }
+  }
+  return {
     kind,
     raw,
     pfn: ptePfn(pte),
@@ -154,6 +158,4 @@ export function decodePte (pte: number, layout: PteLayout = X86_64_PTE): Decoded
     special: (bits & PTE_SPECIAL) !== 0,
     noExec: (bits & PTE_NX) !== 0
   }
-  if (!layout.special) delete decoded.special
-  return decoded
 }

@@ -122,6 +122,13 @@ async function answerOverHttp (app: FastifyInstance, s: TestSession, e: Exercise
     return f.index === index && f.mapping.name === a.file ? addr : `mismatch at ${addr}`
   }
   if (topic === 'fork-cow' && q.id === 'q1') return (await accessPath(app, s, a.op as Op)).path
+  if (topic === 'fork-cow' && q.id === 'q3') {
+    const mine = await pfnAt(app, s, a.pid as number, a.addr as string)
+    const theirs = await pfnAt(app, s, e.processes.P, a.addr as string)
+    if (mine === null) return 3
+    if ((await req<{ kind: string }>(app, s, 'GET', `/frames/${mine}`)).kind === 'zero') return 2
+    return mine === theirs ? 0 : 1
+  }
   if (topic === 'fork-cow' && q.id === 'q2') return (await allPtes(app, s, a.pid as number, a.range?.[0], a.range?.[1])).filter((x) => x.pte.kind === 'present').length
   if (topic === 'struct-page') {
     const f = await req<{ _count: number, _mapcount: number, index: number, mapping: { anon: boolean } }>(app, s, 'GET', `/frames/${await pfnAt(app, s, a.pid as number, a.addr as string) as number}`)

@@ -37,6 +37,19 @@ export const forkCow: Topic = {
     const rules = WRITE_RULES[path]
     const old = b.kernel === '2.6.11'
     const copied = b.sim.ptes(b.pid('K'), FILE_AT, FILE_AT + 2 * PAGE_SIZE).entries.length
+    // Which frame a process maps, against P's: shared since fork, its own, the zero page, nothing.
+    const pPages = b.mappedIn('P', ANON, pages, 'anon')
+    const other = b.rng.pick(b.live().filter((n) => n !== 'P'))
+    const at = b.rng.pick(pPages.length > 0 ? pPages : [ANON])
+    const mine = b.pfnAt(other, at)
+    const theirs = b.pfnAt('P', at)
+    const choice = mine === null ? 3 : b.sim.frame(mine).kind === 'zero' ? 2 : mine === theirs ? 0 : 1
+    const why = [
+      'fork shared the page (copy_present_pte write-protects both PTEs) and neither wrote it since: one frame, mapcount > 1',
+      'the frames differ: a write after the fork gave the writer its own copy (COW), or the page was first written after the fork',
+      'a read of anonymous memory nobody wrote maps the shared zero page (do_anonymous_page)',
+      'no PTE there: never touched in this process, or unmapped'
+    ][choice]
     return [
       {
         question: { id: 'q1', kind: 'fault-path', prompt: `After the setup, ${b.describe(who)} writes to ${hex(addr)}. Which fault path does the write take (none, anon_alloc, cow_copy, cow_reuse, zero_page_cow, private_file_cow, swap_in, sigsegv)?`, points: 3, about: { pid: b.pid(who), addr: hex(addr), op: { op: 'write', pid: b.pid(who), addr: hex(addr) } } },
@@ -45,6 +58,17 @@ export const forkCow: Topic = {
       {
         question: { id: 'q2', kind: 'number', prompt: `How many present PTEs does ${b.describe('K')} have in [${hex(FILE_AT)}, ${hex(FILE_AT + 2 * PAGE_SIZE)}) (P's private, read-only-touched mapping of lib) right after the fork?`, points: 2, about: { pid: b.pid('K'), range: [hex(FILE_AT), hex(FILE_AT + 2 * PAGE_SIZE)] } },
         key: { answer: copied, rule: old ? '2.6.11 dup_mmap() calls copy_page_range() for every VMA: the read-only page-cache PTE is copied' : '6.18 copy_page_range() skips a VMA without an anon_vma (vma_needs_copy): the child faults the file page in again when it needs it' }
+      },
+      {
+        question: {
+          id: 'q3',
+          kind: 'choice',
+          prompt: `After the setup, what does ${b.describe(other)} map at ${hex(at)}?`,
+          choices: [`the same frame as P (pid ${b.pid('P')}) maps there`, 'a frame of its own', 'the zero page', 'nothing'],
+          points: 2,
+          about: { pid: b.pid(other), addr: hex(at) }
+        },
+        key: { answer: choice, rule: why }
       }
     ]
   }

@@ -51,15 +51,20 @@ const exerciseRoutes: FastifyPluginAsyncZod = async (app) => {
       operationId: 'exerciseSession',
       tags: ['exercises'],
       summary: 'Open a session of the exercise\'s kernel with its setup applied (the student explores it)',
-      description: 'Returns the session (with its bearer token, shown once) and the exercise; the key is not reachable with the session token.',
+      description: 'Returns the session (with its bearer token, shown once) and the exercise; the key is not reachable with the session token. A setup this server\'s session limits cannot hold is a 422, and no session is left behind.',
       security: [],
       body: ExerciseSpecBody,
-      response: { 201: z.object({ session: CreatedSession, exercise: ExerciseReply.shape.exercise }), ...errors(400, 413, 415, 429, 503) }
+      response: { 201: z.object({ session: CreatedSession, exercise: ExerciseReply.shape.exercise }), ...errors(400, 413, 415, 422, 429, 503) }
     }
   }, async (request, reply) => {
     const { exercise } = exerciseFor(request.body)
     const { session, token } = app.sessions.create(exercise.spec.kernel)
-    runBatch(session.sim, { mode: 'atomic', files: exercise.setup.files, ops: exercise.setup.ops }, (o) => o)
+    try {
+      runBatch(session.sim, { mode: 'atomic', ops: exercise.setup.ops }, (o) => o)
+    } catch (e) {
+      app.sessions.delete(session)
+      throw e
+    }
     return reply.code(201).send({ session: { ...sessionOut(app.sessions, session), token }, exercise })
   })
 
@@ -73,7 +78,7 @@ const exerciseRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: GradeReply, ...errors(400, 401, 403, 413, 415, 429, 503) }
     },
     preValidation: adminOnly('grading')
-  }, async (request) => gradeFor(request.body.exercise, request.body.answers, request.body.format))
+  }, async (request) => gradeFor(request.body.exercise, request.body))
 }
 
 export default exerciseRoutes

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { GRADE_FORMATS } from '../src/grading/formats.js'
 import { TOPIC_NAMES } from '../src/grading/exercises/index.js'
 import { OpSchema } from '../src/sim/index.js'
+import { Answers } from '../src/grading/submission.js'
 import { KernelVersionSchema } from './sessions.js'
 
 /** (topic, seed, kernel, difficulty): the same spec gives the byte-identical exercise. */
@@ -11,8 +12,6 @@ export const ExerciseSpecBody = z.object({
   kernel: KernelVersionSchema.default('2.6.11'),
   difficulty: z.union([z.literal(1), z.literal(2), z.literal(3)]).default(1)
 }).strict().meta({ examples: [{ topic: 'anon-walk', seed: 42, kernel: '6.18', difficulty: 2 }] })
-
-const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()])
 
 const About = z.object({
   pid: z.number().int().optional(),
@@ -28,7 +27,7 @@ export const ExerciseSchema = z.object({
   id: z.string(),
   spec: z.object({ topic: z.enum(TOPIC_NAMES), seed: z.number().int(), kernel: KernelVersionSchema, difficulty: z.number().int() }),
   title: z.string(),
-  setup: z.object({ files: z.record(z.string(), z.object({ pages: z.number().int() })), ops: z.array(OpSchema) }),
+  setup: z.object({ ops: z.array(OpSchema) }),
   processes: z.record(z.string(), z.number().int()),
   questions: z.array(z.object({
     id: z.string(),
@@ -41,8 +40,6 @@ export const ExerciseSchema = z.object({
   }))
 }).meta({ id: 'Exercise' })
 
-const AnswerValue = z.union([Scalar, z.array(z.union([Scalar, z.record(z.string(), Scalar)])), z.record(z.string(), Scalar)])
-
 export const AnswerKeySchema = z.object({
   id: z.string(),
   answers: z.record(z.string(), z.object({ answer: z.unknown().meta({ description: 'As the question kind says: a list of {pid, addr}, a number, an address, a fault path, a list of numbers, a choice index, or named parts' }), rule: z.string() }))
@@ -53,7 +50,9 @@ export const KeyReply = z.object({ key: AnswerKeySchema })
 
 export const GradeBody = z.object({
   exercise: ExerciseSpecBody,
-  answers: z.record(z.string().max(16), AnswerValue).meta({ description: 'The student\'s answers by question id (q1, q2, ...)' }),
+  answers: Answers.meta({ description: 'The student\'s answers by question id (q1, q2, ...): strings up to 256 characters, lists up to 64 items' }),
+  feedback: z.enum(['rule', 'full']).default('rule').meta({ description: 'rule (default): what was wrong and the kernel rule, never the expected values; full: with them (for the teacher)' }),
+  visibility: z.enum(['hidden', 'after_due_date', 'after_published', 'visible']).default('visible').meta({ description: 'Gradescope visibility of the results' }),
   format: z.enum(GRADE_FORMATS).default('json').meta({ description: 'json (rmap-sim\'s report), gradescope or prairielearn (their results.json), autolab (the output whose last line is the scores)' })
 }).strict()
 
@@ -63,7 +62,7 @@ export const GradeReportSchema = z.object({
   score: z.number(),
   maxScore: z.number(),
   questions: z.array(z.object({
-    id: z.string(), prompt: z.string(), score: z.number(), max: z.number(), correct: z.boolean(), expected: z.unknown(), given: z.unknown(), feedback: z.string(), diffs: z.array(Diff)
+    id: z.string(), prompt: z.string(), score: z.number(), max: z.number(), correct: z.boolean(), expected: z.unknown().optional(), given: z.unknown(), feedback: z.string(), diffs: z.array(Diff).optional()
   }))
 })
 

@@ -6,7 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { KERNEL_VERSIONS, type KernelVersion } from '../sim/index.js'
-import { GRADE_FORMATS, type GradeFormat } from '../grading/formats.js'
+import { GRADE_FORMATS, type GradeFormat, type Visibility } from '../grading/formats.js'
+import type { FeedbackDetail } from '../grading/grade.js'
 import { TOPIC_NAMES, type ExerciseSpec, type TopicName } from '../grading/exercises/index.js'
 import { exerciseText, gradeCommand, keyText, runScenarioText } from './commands.js'
 
@@ -16,17 +17,20 @@ const USAGE = `usage:
   rmap-sim key      --topic T --seed N [--kernel K] [--difficulty D] [--json]
   rmap-sim grade    --topic T --seed N [--kernel K] [--difficulty D] --submission FILE
                     [--format json|gradescope|prairielearn|autolab] [--out FILE]
+                    [--feedback rule|full] [--visibility visible|after_due_date|after_published|hidden]
   rmap-sim run      SCENARIO.json [--kernel K] [--json]
 
 topics: ${TOPIC_NAMES.join(', ')}
-A submission is {"answers": {"q1": ..., "q2": ...}} (see rmap-sim exercise --json for the questions).`
+A submission is {"answers": {"q1": ..., "q2": ...}} (see rmap-sim exercise --json for the questions).
+grade writes its results even for a submission it cannot read (scored 0, the reason on stderr) and
+exits 0 once they are written; --feedback full adds the expected answers (for the teacher).`
 
 class UsageError extends Error {}
 
 function spec (v: Record<string, string | boolean | undefined>): ExerciseSpec {
   const topic = v.topic as TopicName | undefined
   if (topic === undefined || !TOPIC_NAMES.includes(topic)) throw new UsageError(`--topic must be one of ${TOPIC_NAMES.join(', ')}`)
-  const seed = Number(v.seed)
+  const seed = typeof v.seed === 'string' && /^\s*[0-9]+\s*$/.test(v.seed) ? Number(v.seed) : NaN
   if (v.seed === undefined || !Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError('--seed must be an integer from 0 to 4294967295')
   const kernel = (v.kernel ?? '2.6.11') as KernelVersion
   if (!KERNEL_VERSIONS.includes(kernel)) throw new UsageError(`--kernel must be one of ${KERNEL_VERSIONS.join(', ')}`)
@@ -50,6 +54,8 @@ export function main (argv: string[], out: (s: string) => void = (s) => process.
         submission: { type: 'string' },
         format: { type: 'string' },
         out: { type: 'string' },
+        feedback: { type: 'string' },
+        visibility: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -63,10 +69,16 @@ export function main (argv: string[], out: (s: string) => void = (s) => process.
         if (values.submission === undefined) throw new UsageError('grade needs --submission FILE')
         const format = (values.format ?? 'json') as GradeFormat
         if (!GRADE_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${GRADE_FORMATS.join(', ')}`)
-        const { text, ok } = gradeCommand(spec(values), values.submission, format)
+        const detail = (values.feedback ?? 'rule') as FeedbackDetail
+        if (detail !== 'rule' && detail !== 'full') throw new UsageError('--feedback must be rule or full')
+        const visibility = values.visibility as Visibility | undefined
+        if (visibility !== undefined && !['visible', 'after_due_date', 'after_published', 'hidden'].includes(visibility)) throw new UsageError('--visibility must be visible, after_due_date, after_published or hidden')
+        const { text, problem } = gradeCommand(spec(values), values.submission, format, detail, visibility)
         if (values.out !== undefined) writeFileSync(values.out, text)
         else out(text)
-        return ok ? 0 : 1
+        // The results are written: exit 0 (Autolab reads the last line; a failing make would add its own).
+        if (problem !== undefined) err(`rmap-sim: ${problem}\n`)
+        return 0
       }
       case 'run': {
         if (rest.length !== 1) throw new UsageError('run needs one scenario file')

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { ScenarioSchema, Simulator, applyOp, hex, type KernelVersion } from '../sim/index.js'
-import { formatReport, type GradeFormat } from '../grading/formats.js'
-import { gradeSubmission, type GradeReport, type Submission } from '../grading/grade.js'
+import { formatReport, type GradeFormat, type Visibility } from '../grading/formats.js'
+import { gradeSubmission, type FeedbackDetail, type GradeReport, type Submission } from '../grading/grade.js'
+import { SubmissionSchema } from '../grading/submission.js'
 import { generateExercise, type Exercise, type ExerciseSpec } from '../grading/exercises/index.js'
 
 /** The setup and questions as a student reads them (or the whole exercise as JSON). */
@@ -13,7 +14,6 @@ export function exerciseText (spec: ExerciseSpec, json: boolean): string {
 
 export function renderExercise (e: Exercise): string {
   const lines = [`${e.title}`, `exercise ${e.id}`, '', 'Setup (in order):']
-  for (const [name, f] of Object.entries(e.setup.files)) lines.push(`  file ${name}: ${f.pages} pages`)
   for (const o of e.setup.ops) {
     const { op, ...rest } = o as Record<string, unknown>
     lines.push(`  ${String(op)} ${Object.entries(rest).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`)
@@ -37,23 +37,30 @@ export function keyText (spec: ExerciseSpec, json: boolean): string {
 
 /**
  * Grades a submission file. A grader must always leave a results file: a submission that cannot be
- * read is graded as empty, with the reason in the feedback of every question.
+ * read, or is not {"answers": {...}} within the bounds of SubmissionSchema, or is for another exercise,
+ * is graded as empty and the reason goes with it (`problem`, also for stderr).
  */
-export function gradeCommand (spec: ExerciseSpec, submissionFile: string, format: GradeFormat): { text: string, ok: boolean } {
+export function gradeCommand (spec: ExerciseSpec, submissionFile: string, format: GradeFormat, detail: FeedbackDetail = 'rule', visibility?: Visibility): { text: string, problem?: string } {
   const { exercise, key } = generateExercise(spec)
   let submission: Submission = { answers: {} }
   let problem: string | undefined
   try {
-    const parsed = JSON.parse(readFileSync(submissionFile, 'utf8')) as unknown
-    if (parsed === null || typeof parsed !== 'object' || typeof (parsed as { answers?: unknown }).answers !== 'object' || (parsed as { answers?: unknown }).answers === null) {
-      problem = 'the submission is not {"answers": {...}}'
-    } else submission = parsed as Submission
+    const parsed = SubmissionSchema.safeParse(JSON.parse(readFileSync(submissionFile, 'utf8')))
+    if (!parsed.success) problem = `the submission is not {"answers": {...}} as rmap-sim grades it: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim()
+    else if (parsed.data.exercise !== undefined && parsed.data.exercise !== exercise.id) problem = `the submission is for exercise ${parsed.data.exercise}, not ${exercise.id}`
+    else submission = parsed.data
   } catch (e) {
     problem = `the submission could not be read: ${(e as Error).message}`
   }
-  const report: GradeReport = gradeSubmission(exercise, key, submission)
+  let report: GradeReport
+  try {
+    report = gradeSubmission(exercise, key, submission, detail)
+  } catch (e) {
+    problem = `grading failed: ${(e as Error).message}`
+    report = gradeSubmission(exercise, key, { answers: {} }, detail)
+  }
   if (problem !== undefined) for (const q of report.questions) q.feedback = `${problem}. ${q.feedback}`
-  return { text: formatReport(report, format), ok: problem === undefined }
+  return { text: formatReport(report, format, { visibility, problem }), problem }
 }
 
 /** Runs a scenario (the /ops vocabulary with its files) and prints the end state and every rmap. */

@@ -1,6 +1,6 @@
-import { formatReport, gradescopeResults, prairieLearnResults, type GradeFormat } from './formats.js'
-import { gradeSubmission, type GradeReport } from './grade.js'
-import { generateExercise, type ExerciseSpec, type GeneratedExercise } from './exercises/index.js'
+import { formatResult, type GradeFormat, type Visibility } from './formats.js'
+import { gradeSubmission, type FeedbackDetail, type GradeReport } from './grade.js'
+import { exerciseId, generateExercise, type ExerciseSpec, type GeneratedExercise } from './exercises/index.js'
 
 /**
  * Exercises are never stored: the spec regenerates the same exercise and key anywhere, so a grader
@@ -10,7 +10,7 @@ const CACHE_SIZE = 256
 const cache = new Map<string, GeneratedExercise>()
 
 export function exerciseFor (spec: ExerciseSpec): GeneratedExercise {
-  const id = `${spec.topic}/${spec.kernel}/d${spec.difficulty}/s${spec.seed}`
+  const id = exerciseId(spec)
   let g = cache.get(id)
   if (g === undefined) {
     g = generateExercise(spec)
@@ -23,13 +23,10 @@ export function exerciseFor (spec: ExerciseSpec): GeneratedExercise {
 
 export interface Graded { format: GradeFormat, report: GradeReport, result: Record<string, unknown> | string }
 
-export function gradeFor (spec: ExerciseSpec, answers: Record<string, unknown>, format: GradeFormat): Graded {
+export interface GradeRequest { answers: Record<string, unknown>, format: GradeFormat, feedback: FeedbackDetail, visibility: Visibility }
+
+export function gradeFor (spec: ExerciseSpec, req: GradeRequest): Graded {
   const { exercise, key } = exerciseFor(spec)
-  const report = gradeSubmission(exercise, key, { answers })
-  const result = format === 'json'
-    ? report as unknown as Record<string, unknown>
-    : format === 'gradescope'
-      ? gradescopeResults(report)
-      : format === 'prairielearn' ? prairieLearnResults(report) : formatReport(report, 'autolab')
-  return { format, report, result }
+  const report = gradeSubmission(exercise, key, { answers: req.answers }, req.feedback)
+  return { format: req.format, report, result: formatResult(report, req.format, { visibility: req.visibility }) }
 }

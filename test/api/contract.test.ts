@@ -195,6 +195,10 @@ t.test('every operation gives every status its document lists, and every reply k
     expectStatus(await send(capped, 'POST', url, { headers: { authorization: `Bearer ${ADMIN}` }, payload: {} }), 403, `${id} with no ADMIN_TOKEN configured`)
   }
   for (const x of contractWatchOf(capped).seen) produced.add(x)
+  const tiny = await buildTestApp(t, { SESSION_MAX_PROCESSES: '1' })
+  expectStatus(await send(tiny, 'POST', '/v1/exercises/session', { payload: { topic: 'anon-walk', seed: 1 } }), 422, 'exerciseSession whose setup the session limits cannot hold')
+  t.equal(tiny.sessions.list().length, 0, 'and no session is left behind')
+  for (const x of contractWatchOf(tiny).seen) produced.add(x)
 
   // ------------------------------------------------------------ the rate limiter: 429 before anything else
   const limited = await buildTestApp(t, { RATE_LIMIT_PER_MINUTE: '1', ADMIN_TOKEN: ADMIN })

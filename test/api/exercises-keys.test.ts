@@ -22,7 +22,7 @@ const open: TestSession[] = []
 async function setupSession (app: FastifyInstance, e: Exercise, extra: Op[] = []): Promise<TestSession> {
   const s = await createSession(app, e.spec.kernel)
   open.push(s)
-  await opsOk(app, s, { files: e.setup.files, ops: [...e.setup.ops, ...extra] as never })
+  await opsOk(app, s, { ops: [...e.setup.ops, ...extra] as never })
   return s
 }
 
@@ -103,6 +103,10 @@ async function answerOverHttp (app: FastifyInstance, s: TestSession, e: Exercise
     return await mappings(app, s, pfn as number)
   }
   if (topic === 'anon-walk' && q.id === 'q2') return await visited(app, s, await pfnAt(app, s, a.pid as number, a.addr as string) as number)
+  if (topic === 'anon-walk' && q.id === 'q3' && e.spec.kernel === '2.6.11') {
+    const tr = await req<{ trace: Array<{ step: string, pid?: number }> }>(app, s, 'GET', `/frames/${await pfnAt(app, s, a.pid as number, a.addr as string) as number}/rmap?trace=true`)
+    return tr.trace.find((x) => x.step === 'vma')?.pid
+  }
   if (topic === 'file-walk' && q.id === 'q2') return await visited(app, s, await filePfn(app, s, a.file as string, a.index as number))
   if (q.kind === 'number-set') {
     const info = await req<{ vmaList: Array<{ start: string, end: string, anonVma: number | null, anonVmaChain: number[] }> }>(app, s, 'GET', `/processes/${a.pid as number}`)
@@ -152,9 +156,8 @@ async function answerOverHttp (app: FastifyInstance, s: TestSession, e: Exercise
       for (const p of list.processes) n += (await allPtes(app, s, p.pid)).filter((x) => x.pte.kind === 'swap').length
       return n
     }
-    const pfn = await pfnAt(app, s, a.pid as number, a.addr as string) as number
-    if (q.id === 'q2') return (await req<{ swapSlot: number | null }>(app, s, 'GET', `/frames/${pfn}`)).swapSlot !== null ? 1 : 0
-    return (await accessPath(app, s, a.op as Op)).pfn === pfn ? 1 : 0
+    const f = await req<{ mapcount: number, refcount: number }>(app, s, 'GET', `/frames/${await pfnAt(app, s, a.pid as number, a.addr as string) as number}`)
+    return q.id === 'q2' ? f.mapcount : f.refcount
   }
   throw new Error(`no independent path for ${topic} ${q.id}`)
 }

@@ -60,18 +60,32 @@ t.test('grade: every format, written to a file; a full submission scores full ma
   t.equal(own.score, own.maxScore)
 })
 
-t.test('grade: an unreadable submission still leaves a results file (score 0, the reason), exit 1', async (t) => {
+t.test('grade: an unreadable, malformed or hostile submission still leaves a results file (score 0, the reason), exit 0', async (t) => {
   const bad = join(dir, 'bad.json')
   writeFileSync(bad, '{ not json')
   const out = join(dir, 'bad-results.json')
   const r = await cli('grade', ...SPEC, '--submission', bad, '--format', 'gradescope', '--out', out)
-  t.equal(r.code, 1)
+  t.equal(r.code, 0, 'the results are written: exit 0 (Autolab reads the last line)')
+  t.match(r.stderr, /could not be read/)
   const doc = JSON.parse(readFileSync(out, 'utf8'))
   t.equal(doc.score, 0)
   t.match(doc.tests[0].output, /could not be read/)
-  const missing = await cli('grade', ...SPEC, '--submission', join(dir, 'nope.json'), '--format', 'prairielearn')
-  t.equal(missing.code, 1)
-  t.equal(JSON.parse(missing.stdout).score, 0)
+  const missing = JSON.parse((await cli('grade', ...SPEC, '--submission', join(dir, 'nope.json'), '--format', 'prairielearn')).stdout)
+  t.same([missing.score, missing.gradable], [0, false], 'PrairieLearn: not gradable')
+  t.match(missing.format_errors[0], /could not be read/)
+  // 5,000 nested arrays: JSON.parse takes it, grading it would overflow the stack.
+  const deep = join(dir, 'deep.json')
+  writeFileSync(deep, '{"answers":{"q2":' + '['.repeat(5000) + ']'.repeat(5000) + '}}')
+  const d = await cli('grade', ...SPEC, '--submission', deep, '--format', 'autolab')
+  t.equal(d.code, 0)
+  t.same(JSON.parse(d.stdout.trim().split('\n').at(-1) as string), { scores: { q1: 0, q2: 0, q3: 0 }, scoreboard: [0] })
+  const big = join(dir, 'big.json')
+  writeFileSync(big, JSON.stringify({ answers: { q3: [...Array(20000).keys()] } }))
+  const b = await cli('grade', ...SPEC, '--submission', big, '--format', 'prairielearn')
+  t.ok(b.stdout.length < 20000, `a 20,000-element answer is refused, not graded (${b.stdout.length} bytes of results)`)
+  const other = join(dir, 'other.json')
+  writeFileSync(other, JSON.stringify({ exercise: 'anon-walk/2.6.11/d2/s8/v1', answers: {} }))
+  t.match((await cli('grade', ...SPEC, '--submission', other)).stderr, /is for exercise anon-walk\/2\.6\.11\/d2\/s8\/v1, not anon-walk\/2\.6\.11\/d2\/s7\/v1/)
 })
 
 t.test('run: a scenario file, its end state and every rmap', async (t) => {
@@ -97,7 +111,7 @@ t.test('run: a scenario file, its end state and every rmap', async (t) => {
 })
 
 t.test('usage errors: exit 2 and the usage', async (t) => {
-  for (const args of [[], ['exercise', '--topic', 'nope', '--seed', '1'], ['exercise', '--topic', 'swap'], ['exercise', '--topic', 'swap', '--seed', '1', '--kernel', '3.0'], ['frobnicate'], ['exercise', '--bogus']]) {
+  for (const args of [[], ['exercise', '--topic', 'nope', '--seed', '1'], ['exercise', '--topic', 'swap'], ['exercise', '--topic', 'swap', '--seed', ''], ['exercise', '--topic', 'swap', '--seed', '1', '--kernel', '3.0'], ['frobnicate'], ['exercise', '--bogus']]) {
     const r = await cli(...args)
     t.equal(r.code, 2, `${args.join(' ') || '(nothing)'}: exit 2`)
     t.match(r.stderr + r.stdout, /usage:/)

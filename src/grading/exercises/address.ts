@@ -33,7 +33,7 @@ export const address: Topic = {
     const index = v.pgoff + r.int(0, (v.end - v.start) / PAGE_SIZE - 1)
     const addr = v.start + (index - v.pgoff) * PAGE_SIZE
     return [{
-      question: { id: 'q1', kind: 'address', prompt: `At which virtual address does ${b.describe('P')} map page ${index} of file f?`, points: 2, about: { pid: b.pid('P'), file: 'f', index } },
+      question: { id: 'q1', kind: 'address', prompt: `Which virtual address of ${b.describe('P')} covers page ${index} of file f (where a read by P would find that page)?`, points: 2, about: { pid: b.pid('P'), file: 'f', index } },
       key: { answer: hex(addr), rule: `the VMA [${hex(v.start)}, ${hex(v.end)}) has vm_pgoff ${v.pgoff}: vm_start + (index - vm_pgoff) * PAGE_SIZE = ${hex(v.start)} + (${index} - ${v.pgoff}) * 4096 = ${hex(addr)} (a split keeps vm_pgoff continuous: __split_vma adds the pages below the cut; mremap moves vm_start and keeps vm_pgoff)` }
     }]
   }

@@ -18,7 +18,7 @@ export const fileWalk: Topic = {
         question: { id: 'q1', kind: 'mapping-set', prompt: `List every (pid, virtual address) that maps page ${page.index} of file f (the page-cache page).`, points: 4, about: { file: 'f', index: page.index } },
         key: {
           answer: mappingSet(b.sim, page.pfn),
-          rule: `page->mapping is f's address_space (bit 0 clear); ${structure} gives the VMAs whose [vm_pgoff, vm_pgoff + pages - 1] holds index ${page.index}; each maps it at vm_start + (index - vm_pgoff) * PAGE_SIZE if its PTE there holds this PFN: a private mapping that wrote the page maps its own anonymous copy instead (do_cow_fault / do_wp_page)`
+          rule: `page->mapping is f's address_space (bit 0 clear); ${structure} gives the VMAs whose [vm_pgoff, vm_pgoff + pages - 1] holds index ${page.index}; each maps it at vm_start + (index - vm_pgoff) * PAGE_SIZE if its PTE there holds this PFN: a private mapping that wrote the page maps its own anonymous copy instead (${old ? 'do_no_page or do_wp_page' : 'do_cow_fault or wp_page_copy'})`
         }
       },
       {

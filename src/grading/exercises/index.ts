@@ -40,7 +40,7 @@ export function generateExercise (spec: ExerciseSpec): GeneratedExercise {
       id,
       spec: { ...spec },
       title: topic.title(spec.kernel),
-      setup: { files: { ...b.files }, ops: b.ops.map((o) => ({ ...o })) },
+      setup: { ops: b.ops.map((o) => ({ ...o })) },
       processes: { ...b.pids },
       questions: asked.map((a) => a.question)
     },

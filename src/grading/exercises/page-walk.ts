@@ -7,11 +7,12 @@ export const pageWalk: Topic = {
   title: (kernel) => `The four-level page-table walk (${kernel})`,
   generate (b, difficulty) {
     const pages = anonFamily(b, difficulty)
-    const far = 0x7f0000000000 + b.rng.int(0, 0xffff) * 0x200000
+    // Somewhere in user space with every level's index drawn (pgd 1..254: clear of the region at 0x10000000).
+    const far = b.rng.int(1, 254) * 2 ** 39 + b.rng.int(0, 511) * 2 ** 30 + b.rng.int(0, 511) * 2 ** 21
     b.op({ op: 'mmap', proc: 'P', addr: hex(far), pages: 2, kind: 'anon', fixed: 'replace' })
     if (b.rng.chance(0.7)) b.op({ op: 'write', proc: 'P', addr: hex(far) })
     const who = b.rng.pick(b.live().filter((p) => p === 'P' || b.rng.chance(0.5)))
-    const addr = b.rng.chance(0.5) && who === 'P' ? far + b.rng.int(0, 1) * PAGE_SIZE : ANON + b.rng.int(0, pages - 1) * PAGE_SIZE
+    const addr = b.rng.chance(0.75) && who === 'P' ? far + b.rng.int(0, 1) * PAGE_SIZE : ANON + b.rng.int(0, pages - 1) * PAGE_SIZE
     const t = b.sim.translate(b.pid(who), addr)
     const pte = t.levels.find((l) => l.level === 'pte')?.pte
     const present = pte !== undefined && pte.kind === 'present' ? 1 : 0

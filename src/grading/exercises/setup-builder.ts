@@ -9,7 +9,6 @@ import type { Rng } from '../prng.js'
 export class SetupBuilder {
   readonly sim: Simulator
   readonly ops: Op[] = []
-  readonly files: Record<string, { pages: number }> = {}
   readonly pids: Record<string, number> = {}
 
   constructor (readonly kernel: KernelVersion, readonly rng: Rng) {

@@ -20,7 +20,7 @@ export const structPage: Topic = {
       question: {
         id: 'q1',
         kind: 'parts',
-        prompt: `For the frame ${b.describe(p)} maps at ${hex(addr)}: its _count and _mapcount as struct page stores them, its index, and bit 0 of its mapping (PAGE_MAPPING_ANON, 1 or 0).`,
+        prompt: `For the frame ${b.describe(p)} maps at ${hex(addr)}: its ${b.kernel === '2.6.11' ? '_count' : '_refcount (the part is named _count)'} and _mapcount as struct page stores them, its index, and bit 0 of its mapping (PAGE_MAPPING_ANON, 1 or 0).`,
         parts: ['_count', '_mapcount', 'index', 'anon'],
         points: 4,
         about: { pid: b.pid(p), addr: hex(addr) }

@@ -25,29 +25,25 @@ export const swap: Topic = {
     const mappers = b.sim.rmap(pick.pfn).mappings.map((m) => m.pid)
     b.op({ op: 'referenced', pfn: pick.pfn })
     b.op({ op: 'unmap', pfn: pick.pfn })
-    const first = b.nameOf(b.rng.pick(mappers))
-    b.op({ op: 'read', proc: first, addr: hex(pick.addr) })
+    // Some of the processes that mapped it touch it again (reads: do_swap_page), the others keep their swap entries.
+    const readers = b.rng.shuffle(mappers).slice(0, b.rng.int(1, mappers.length - 1)).map((pid) => b.nameOf(pid))
+    for (const r of readers) b.op({ op: 'read', proc: r, addr: hex(pick.addr) })
     const slotUsers = b.sim.processes().reduce((n, p) => n + b.sim.ptes(p.pid).entries.filter((e) => e.pte.kind === 'swap').length, 0)
-    const frame = b.sim.frame(b.pfnAt(first, pick.addr) as number)
-    const inCache = frame.swapSlot !== null ? 1 : 0
+    const frame = b.sim.frame(b.pfnAt(readers[0], pick.addr) as number)
     const old = b.kernel === '2.6.11'
-    const others = mappers.filter((pid) => pid !== b.pid(first))
-    const second = b.nameOf(others[0])
-    const whatIf = b.fork2()
-    const again = whatIf.read({ pid: b.pid(second), addr: pick.addr })
-    const same = again.pfn === frame.pfn ? 1 : 0
+    const where = `the page ${b.describe('P')} mapped at ${hex(pick.addr)} (its frame ${pick.pfn} is the one the setup reclaims with referenced and unmap)`
     return [
       {
-        question: { id: 'q1', kind: 'number', prompt: 'After the setup, how many PTEs (in all processes) hold swap entries?', points: 2, about: {} },
-        key: { answer: slotUsers, rule: 'try_to_unmap() replaced every PTE mapping the page with its swap entry (swap_duplicate raises the slot\'s count for each); the swap-in by ' + first + ' replaced only its own PTE (do_swap_page)' }
+        question: { id: 'q1', kind: 'number', prompt: `After the setup, how many PTEs (in all processes) hold swap entries? The setup swaps out ${where}.`, points: 2, about: {} },
+        key: { answer: slotUsers, rule: `try_to_unmap() replaced every PTE mapping the page with its swap entry (swap_duplicate raises the slot's count for each); each swap-in (${readers.join(', ')}) replaced only its own PTE (do_swap_page)` }
       },
       {
-        question: { id: 'q2', kind: 'number', prompt: `Is the frame ${b.describe(first)} now maps at ${hex(pick.addr)} in the swap cache (1 or 0)?`, points: 2, about: { pid: b.pid(first), addr: hex(pick.addr) } },
-        key: { answer: inCache, rule: old ? '2.6.11 do_swap_page() reads through the swap cache (read_swap_cache_async) and leaves the page there while other PTEs hold the slot' : '6.18 do_swap_page(): other PTEs still hold the slot (swap count > 1), so the page goes through the swap cache and stays there for them' }
+        question: { id: 'q2', kind: 'number', prompt: `How many PTEs map the frame ${b.describe(readers[0])} now maps at ${hex(pick.addr)} (its mapcount)?`, points: 2, about: { pid: b.pid(readers[0]), addr: hex(pick.addr) } },
+        key: { answer: frame.mapcount, rule: `the first swap-in read the page into the swap cache (${old ? 'read_swap_cache_async' : 'swapin_readahead: other PTEs still hold the slot, so not the synchronous path that skips the cache'}); each later one found it there (lookup_swap_cache) and mapped the same frame` }
       },
       {
-        question: { id: 'q3', kind: 'number', prompt: `If ${b.describe(second)} then reads ${hex(pick.addr)}, does it map the same frame as ${first} (1 or 0)?`, points: 2, about: { pid: b.pid(first), addr: hex(pick.addr), op: { op: 'read', pid: b.pid(second), addr: hex(pick.addr) } } },
-        key: { answer: same, rule: 'do_swap_page() looks the slot up in the swap cache first (lookup_swap_cache): the page read in for ' + first + ' is found and shared' }
+        question: { id: 'q3', kind: 'number', prompt: 'And how many references does that frame hold (page_count)?', points: 2, about: { pid: b.pid(readers[0]), addr: hex(pick.addr) } },
+        key: { answer: frame.refcount, rule: `one per mapping PTE plus the swap cache's own (add_to_swap_cache): the page stays in the swap cache while swap entries still hold its slot (${old ? '2.6.11 do_swap_page: remove_exclusive_swap_page only when the swap is full' : '6.18 should_try_to_free_swap: only for a write or a locked page, and only once no swap entry is left'})` }
       }
     ]
   }

@@ -71,8 +71,8 @@ export interface Exercise {
   id: string
   spec: ExerciseSpec
   title: string
-  /** What the student is given: files and operations in the /ops vocabulary (processes named by `proc`). */
-  setup: { files: Record<string, { pages: number }>, ops: Op[] }
+  /** What the student is given: operations in the /ops vocabulary (files made by createFile, processes named by `proc`). */
+  setup: { ops: Op[] }
   /** The processes the setup creates, by name, with the pid each gets. */
   processes: Record<string, number>
   questions: Question[]
@@ -82,4 +82,11 @@ export interface AnswerKey { id: string, answers: Record<string, KeyEntry> }
 
 export interface GeneratedExercise { exercise: Exercise, key: AnswerKey }
 
-export const exerciseId = (s: ExerciseSpec): string => `${s.topic}/${s.kernel}/d${s.difficulty}/s${s.seed}`
+/**
+ * The generator's version: part of every exercise id. Raised whenever any (topic, seed, kernel,
+ * difficulty) would give a different exercise, so a submission made for one version is never graded
+ * against another.
+ */
+export const GENERATOR_VERSION = 1
+
+export const exerciseId = (s: ExerciseSpec): string => `${s.topic}/${s.kernel}/d${s.difficulty}/s${s.seed}/v${GENERATOR_VERSION}`

@@ -30,21 +30,27 @@ export const inverse: Topic = {
     const r = b.rng
     const pages = anonFamily(b, difficulty)
     const before = describeState(b.sim, pages)
-    const candidates: Op[] = []
+    // Accesses first: their effects show only in mapcounts, so the student must reason about COW.
+    // Operations that change the VMA lists (read straight off the display) are only a fallback.
+    const accesses: Op[] = []
+    const structural: Op[] = []
     for (const p of b.live()) {
-      const page = r.int(0, pages - 1)
-      const addr = hex(ANON + page * PAGE_SIZE)
-      candidates.push({ op: 'write', proc: p, addr }, { op: 'read', proc: p, addr }, { op: 'munmap', proc: p, addr, pages: 1 }, { op: 'mprotect', proc: p, addr, pages: 1, prot: 'r' }, { op: 'fork', proc: p, child: 'N' })
-      if (p !== 'P') candidates.push({ op: 'exit', proc: p })
+      for (let page = 0; page < pages; page++) {
+        const addr = hex(ANON + page * PAGE_SIZE)
+        accesses.push({ op: 'write', proc: p, addr }, { op: 'read', proc: p, addr })
+      }
+      const addr = hex(ANON + r.int(0, pages - 1) * PAGE_SIZE)
+      structural.push({ op: 'munmap', proc: p, addr, pages: 1 }, { op: 'mprotect', proc: p, addr, pages: 1, prot: 'r' }, { op: 'fork', proc: p, child: 'N' })
+      if (p !== 'P') structural.push({ op: 'exit', proc: p })
     }
     const outcomes = new Map<string, Op>()
-    for (const o of r.shuffle(candidates)) {
+    for (const o of [...r.shuffle(accesses), ...r.shuffle(structural)]) {
+      if (outcomes.size === 4) break
       const s = b.fork2()
       try { applyOp(s, o) } catch { continue }
       const after = describeState(s, pages)
       if (after === before || outcomes.has(after)) continue
       outcomes.set(after, o)
-      if (outcomes.size === 4) break
     }
     const options = [...outcomes.entries()]
     const [shown, right] = r.pick(options)

@@ -189,6 +189,10 @@ export function handleMmFault (k: KernelState, check: FaultCheck, op: AccessOp):
  */
 function mlockFaulted (vmf: VmFault): void {
   const { k } = vmf
+  // Only a fault that adds a mapping mlocks (mlock_vma_folio at the end of __folio_add_anon_rmap /
+  // __folio_add_file_rmap, mlock_new_folio for a new folio): wp_page_reuse() and wp_page_shared() keep
+  // the mapping the PTE already had, and the folio's PG_mlocked as it was (recorded: l-m9).
+  if (vmf.path === 'cow_reuse' || vmf.path === 'shared_write_notify' || vmf.path === 'none') return
   // A folio a swap-in just made anonymous reaches the LRU through folio_add_lru(), not
   // folio_add_lru_vma(), and folio_add_new_anon_rmap() does not mlock: Linux leaves it unmlocked
   // (recorded: l-m5). A COW copy made in the same fault is mlocked as any new page.

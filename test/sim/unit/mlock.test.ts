@@ -122,3 +122,20 @@ t.test('[6.18] an mlocked mapping that grows through mremap has its new part fau
   for (let i = 0; i < 3; i++) t.ok(s.frame(mustPfn(s, pid, A + i * PAGE)).flags.includes('mlocked'), `page ${i}`)
   clean(t, s)
 })
+
+t.test('[6.18] a write that reuses a page in place (wp_page_reuse) adds no rmap, so it does not mlock it (l-m9)', async (t) => {
+  // mlock_vma_folio() runs at the end of __folio_add_anon_rmap(); a swap-in folio made by mlock's
+  // populate is not mlocked (folio_add_lru, not _vma); the reuse leaves it so.
+  const { s, pid } = setup('6.18')
+  s.mmap({ pid, addr: A, pages: 1 })
+  s.write({ pid, addr: A })
+  s.pageout({ pid, addr: A, pages: 1 })
+  s.mlock({ pid, addr: A, pages: 1 })
+  const pfn = mustPfn(s, pid, A)
+  t.notOk(s.frame(pfn).flags.includes('mlocked'), 'the swap-in made by populate is not mlocked')
+  const child = s.fork({ pid }).pid
+  s.write({ pid: child, addr: A })
+  t.equal(s.write({ pid, addr: A }).path, 'cow_reuse')
+  t.notOk(s.frame(pfn).flags.includes('mlocked'), 'reuse: still not mlocked')
+  clean(t, s)
+})

@@ -4,8 +4,7 @@ import { errors } from '../schemas/common.js'
 import { ExerciseReply, ExerciseSpecBody, GradeBody, GradeReply, KeyReply } from '../schemas/exercises.js'
 import { CreatedSession } from '../schemas/sessions.js'
 import { ApiError } from '../src/api-error.js'
-import { runBatch } from '../src/grading/batch.js'
-import { exerciseFor, gradeFor } from '../src/grading/exercise-service.js'
+import { exerciseFor, gradeFor, openExerciseSession } from '../src/grading/exercise-service.js'
 import { sessionOut } from './session-view.js'
 import { z } from 'zod'
 
@@ -57,14 +56,7 @@ const exerciseRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 201: z.object({ session: CreatedSession, exercise: ExerciseReply.shape.exercise }), ...errors(400, 413, 415, 422, 429, 503) }
     }
   }, async (request, reply) => {
-    const { exercise } = exerciseFor(request.body)
-    const { session, token } = app.sessions.create(exercise.spec.kernel)
-    try {
-      runBatch(session.sim, { mode: 'atomic', ops: exercise.setup.ops }, (o) => o)
-    } catch (e) {
-      app.sessions.delete(session)
-      throw e
-    }
+    const { session, token, exercise } = openExerciseSession(app.sessions, request.body)
     return reply.code(201).send({ session: { ...sessionOut(app.sessions, session), token }, exercise })
   })
 

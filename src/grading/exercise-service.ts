@@ -1,3 +1,6 @@
+import type { Session } from '../sessions/session.js'
+import type { SessionStore } from '../sessions/session-store.js'
+import { runBatch } from './batch.js'
 import { formatResult, type GradeFormat, type Visibility } from './formats.js'
 import { gradeSubmission, type FeedbackDetail, type GradeReport } from './grade.js'
 import { exerciseId, generateExercise, type ExerciseSpec, type GeneratedExercise } from './exercises/index.js'
@@ -29,4 +32,20 @@ export function gradeFor (spec: ExerciseSpec, req: GradeRequest): Graded {
   const { exercise, key } = exerciseFor(spec)
   const report = gradeSubmission(exercise, key, { answers: req.answers }, req.feedback)
   return { format: req.format, report, result: formatResult(report, req.format, { visibility: req.visibility }) }
+}
+
+/**
+ * A session of the exercise's kernel with its setup applied. A setup the server's session limits cannot
+ * hold fails the batch (422) and leaves no session behind.
+ */
+export function openExerciseSession (sessions: SessionStore, spec: ExerciseSpec): { session: Session, token: string, exercise: GeneratedExercise['exercise'] } {
+  const { exercise } = exerciseFor(spec)
+  const { session, token } = sessions.create(exercise.spec.kernel)
+  try {
+    runBatch(session.sim, { mode: 'atomic', ops: exercise.setup.ops }, (o) => o)
+  } catch (e) {
+    sessions.delete(session)
+    throw e
+  }
+  return { session, token, exercise }
 }

@@ -23,9 +23,9 @@ function untouchedAnonymousPage (mm: Mm, addr: number): boolean {
  */
 export function populateRange (k: KernelState, mm: Mm, lo: number, hi: number, op: AccessOp, force = false): void {
   for (let addr = lo; addr < hi; addr += PAGE_SIZE) {
-    // 2.6.11 get_user_pages() without force: a read of untouched anonymous memory (no anon_vma, no
+    // 2.6.11 get_user_pages(): a read of untouched anonymous memory (no anon_vma, no
     // page table there) is answered with the zero page and faults nothing (untouched_anonymous_page).
-    if (!force && op === 'read' && !k.model.mlockForcesPopulate && untouchedAnonymousPage(mm, addr)) continue
+    if (op === 'read' && k.model.gupSkipsUntouchedAnon && untouchedAnonymousPage(mm, addr)) continue
     let fault = checkFault(k, mm, addr, op)
     // FOLL_FORCE (mlock's populate of an accessible VMA): a read GUP may take where access_error would not.
     if (force && fault.kind === 'signal' && fault.siCode === 'SEGV_ACCERR' && fault.vma !== undefined) fault = { ...fault, kind: 'fault', vma: fault.vma }

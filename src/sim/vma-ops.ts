@@ -63,17 +63,32 @@ export function adjustVma (k: KernelState, vma: Vma, start: number, end: number,
   const keyChanges = pgoff !== vma.pgoff || end - start !== vma.end - vma.start
   // vma_adjust() (2.6.11) and vma_prepare()/vma_complete() (6.18) take the VMA out of i_mmap and put
   // it back whatever changes, so it goes behind the VMAs with the same keys.
-  const space = vma.immapNode !== null ? vma.mapping : null
-  if (space !== null && vma.immapNode !== null) space.immap.remove(vma.immapNode)
+  const space = immapOut(vma)
   const reindexAnon = keyChanges ? k.model.beginVmaUpdate(vma) : undefined
+  setRange(vma, start, end, pgoff)
+  immapBack(vma, space)
+  reindexAnon?.()
+}
+
+/** Takes a VMA out of i_mmap; returns the address_space to put it back into (null: it is in none). */
+function immapOut (vma: Vma): AddressSpace | null {
+  if (vma.mapping === null || vma.immapNode === null) return null
+  vma.mapping.immap.remove(vma.immapNode)
+  return vma.mapping
+}
+
+function immapBack (vma: Vma, space: AddressSpace | null): void {
+  if (space !== null) vma.immapNode = space.immap.insert(vma, vma.pgoff, vma.lastPgoff)
+}
+
+/** The VMA's new range and pgoff, keeping the mm's VMA list in address order. */
+function setRange (vma: Vma, start: number, end: number, pgoff: number): void {
   const reorder = start !== vma.start
   if (reorder) vma.mm.removeVma(vma)
   vma.start = start
   vma.end = end
   vma.pgoff = pgoff
   if (reorder) vma.mm.insertVma(vma)
-  if (space !== null) vma.immapNode = space.immap.insert(vma, vma.pgoff, vma.lastPgoff)
-  reindexAnon?.()
 }
 
 /**
@@ -92,7 +107,7 @@ export function splitVma (k: KernelState, vma: Vma, addr: number, newBelow: bool
   k.model.anonVmaClone(k, created, vma)
   // vma_adjust() (2.6.11 "Put into prio_tree now") / vma_prepare() (6.18): the new piece enters
   // i_mmap before the original is taken out and put back with its new range.
-  if (created.mapping !== null) created.immapNode = created.mapping.immap.insert(created, created.pgoff, created.lastPgoff)
+  immapBack(created, created.mapping)
   if (newBelow) adjustVma(k, vma, addr, vma.end, vma.pgoff + cutPages)
   else adjustVma(k, vma, vma.start, addr, vma.pgoff)
   mm.insertVma(created)
@@ -242,22 +257,14 @@ function mergePartial (k: KernelState, mm: Mm, vma: Vma, s: number, e: number, n
  * the kernel does it: both out (a first), then b back in, then a.
  */
 function adjustPair (k: KernelState, a: Vma, aStart: number, aEnd: number, aPgoff: number, b: Vma, bStart: number, bEnd: number, bPgoff: number): void {
-  const out = (v: Vma): void => { if (v.mapping !== null && v.immapNode !== null) v.mapping.immap.remove(v.immapNode) }
-  const back = (v: Vma): void => { if (v.mapping !== null && v.immapNode !== null) v.immapNode = v.mapping.immap.insert(v, v.pgoff, v.lastPgoff) }
-  out(a)
-  out(b)
+  const spaceA = immapOut(a)
+  const spaceB = immapOut(b)
   const reA = k.model.beginVmaUpdate(a)
   const reB = k.model.beginVmaUpdate(b)
-  for (const [v, start, end, pgoff] of [[a, aStart, aEnd, aPgoff], [b, bStart, bEnd, bPgoff]] as const) {
-    const reorder = start !== v.start
-    if (reorder) v.mm.removeVma(v)
-    v.start = start
-    v.end = end
-    v.pgoff = pgoff
-    if (reorder) v.mm.insertVma(v)
-  }
-  back(b)
-  back(a)
+  setRange(a, aStart, aEnd, aPgoff)
+  setRange(b, bStart, bEnd, bPgoff)
+  immapBack(b, spaceB)
+  immapBack(a, spaceA)
   reB?.()
   reA?.()
 }

@@ -61,6 +61,11 @@ export interface KernelModel {
    * at all (untouched_anonymous_page).
    */
   readonly mlockForcesPopulate: boolean
+  /**
+   * get_user_pages() answers a read of untouched private anonymous memory (no anon_vma, no page
+   * table there) with the zero page and faults nothing (2.6.11 untouched_anonymous_page).
+   */
+  readonly gupSkipsUntouchedAnon: boolean
   /** How this kernel's page flags look (names and bits), and what it calls a page-table page. */
   readonly pageFlags: PageFlagLayout
   /** How this kernel's PTEs look when printed (_PAGE_PROTNONE, swap entries, _PAGE_SPECIAL). */

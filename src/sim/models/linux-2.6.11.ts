@@ -81,6 +81,8 @@ export const linux2611: KernelModel = {
   zapDirtiesAnonPages: true,
   // mm/memory.c make_pages_present(): get_user_pages(current, mm, start, len, write, 0, NULL, NULL).
   mlockForcesPopulate: false,
+  // mm/memory.c get_user_pages(): if (!write && untouched_anonymous_page(mm, vma, start)) map = ZERO_PAGE(start).
+  gupSkipsUntouchedAnon: true,
   // MAP_FIXED_NOREPLACE came in 4.17; sys_x86_64.c arch_get_unmapped_area(): `if (addr) { addr = PAGE_ALIGN(addr); ... return addr; }`.
   fixedNoreplace: 'hint',
   // include/linux/sched.h struct mm_struct: rss (every resident page, the zero page aside) and anon_rss;

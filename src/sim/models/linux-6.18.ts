@@ -75,6 +75,7 @@ export const linux618: KernelModel = {
   // mm/memory.c zap_present_folio_ptes(): only a file folio is dirtied from the PTE.
   zapDirtiesAnonPages: false,
   mlockForcesPopulate: true,
+  gupSkipsUntouchedAnon: false,
   fixedNoreplace: 'native',
   // mm_struct rss_stat: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES.
   rssView: (rss) => ({ ...rss }),

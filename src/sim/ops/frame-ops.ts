@@ -6,19 +6,16 @@ import { checkFeature } from '../models/features.js'
 import { Pfn } from './fields.js'
 import { defineOp } from './op.js'
 
-/** An rmap operation on one frame: the frame must exist, then pass the operation's own check. */
+/** The check of an rmap operation on one frame: the frame must exist, then pass the operation's own check. */
+const frameCheck = (check: (k: KernelState, pfn: number) => void) => (k: KernelState, a: { pfn: number }): Record<string, never> => {
+  checkPfn(k, a.pfn)
+  check(k, a.pfn)
+  return {}
+}
+
+/** An rmap operation on one frame. */
 function rmapOp<const N extends string, R> (name: N, cause: string, check: (k: KernelState, pfn: number) => void, apply: (k: KernelState, pfn: number) => R) {
-  return defineOp({
-    name,
-    cause,
-    fields: { pfn: Pfn },
-    check (k, a) {
-      checkPfn(k, a.pfn)
-      check(k, a.pfn)
-      return {}
-    },
-    apply: (k, a) => apply(k, a.pfn)
-  })
+  return defineOp({ name, cause, fields: { pfn: Pfn }, check: frameCheck(check), apply: (k, a) => apply(k, a.pfn) })
 }
 
 const Trace = z.boolean().optional().meta({ description: 'Return the rmap walk the operation made, step by step (where it stopped, too)' })
@@ -29,11 +26,7 @@ function tracedRmapOp<const N extends string, R extends object> (name: N, cause:
     name,
     cause,
     fields: { pfn: Pfn, trace: Trace },
-    check (k, a) {
-      checkPfn(k, a.pfn)
-      check(k, a.pfn)
-      return {}
-    },
+    check: frameCheck(check),
     apply (k, a): R & { trace?: RmapStep[] } {
       if (a.trace !== true) return apply(k, a.pfn) as R & { trace?: RmapStep[] }
       const trace: RmapStep[] = []

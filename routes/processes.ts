@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { Empty, errors, PidParams, SessionParams } from '../schemas/common.js'
-import { ForkBody, Process, ProcessDetail, ProcessList, SpawnBody, processOut, vmaOut } from '../schemas/processes.js'
+import { ForkBody, Process, ProcessDetail, ProcessesQuery, ProcessList, SpawnBody, processOut, vmaOut } from '../schemas/processes.js'
 import { tagSim } from '../src/plugins/session-auth.js'
 
 /** Processes: spawn, list, inspect, fork, exit. */
@@ -10,8 +10,12 @@ const processRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request, reply) => reply.code(201).send(processOut(tagSim(request).spawn({ name: request.body?.name }))))
 
   app.get('/processes', {
-    schema: { operationId: 'listProcesses', tags: ['processes'], summary: 'List live processes', params: SessionParams, response: { 200: ProcessList, ...errors(401, 404, 429, 503) } }
-  }, async (request) => ({ processes: request.simSession.sim.processes().map(processOut) }))
+    schema: { operationId: 'listProcesses', tags: ['processes'], summary: 'List live processes (with ?vmas=true, each with its VMAs)', params: SessionParams, querystring: ProcessesQuery, response: { 200: ProcessList, ...errors(400, 401, 404, 429, 503) } }
+  }, async (request) => {
+    const sim = request.simSession.sim
+    if (!request.query.vmas) return { processes: sim.processes().map(processOut) }
+    return { processes: sim.processes().map((p) => ({ ...processOut(p), vmaList: sim.processInfo(p.pid).vmaList.map(vmaOut) })) }
+  })
 
   app.get('/processes/:pid', {
     schema: { operationId: 'getProcess', tags: ['processes'], summary: 'A process with its VMAs (start, end, pgoff, prot, flags, file, anon_vma)', params: PidParams, response: { 200: ProcessDetail, ...errors(400, 401, 404, 429, 503) } }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { DecodedPte, FrameView, RmapResult, RmapStep } from '../src/sim/index.js'
 import { AddressOut, Pte, toHex } from './common.js'
+import { Level } from './memory.js'
 
 export const FrameKind = z.enum(['free', 'zero', 'pagetable', 'kernel', 'anon', 'file', 'shmem', 'swapcache']).meta({ description: 'What the frame holds; a 2.6.11 session calls a page table a kernel page (its struct page cannot tell them apart)' })
 
@@ -39,7 +40,38 @@ export const FrameList = z.object({ frames: z.array(Frame), next: z.number().int
 
 export const RmapQuery = z.object({ trace: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').default(false) })
 
-const Step = z.object({ step: z.enum(['page', 'object', 'vma', 'done']), note: z.string() }).catchall(z.unknown())
+const PageStep = z.object({
+  step: z.literal('page'), pfn: z.number().int(), mapping: Frame.shape.mapping, index: z.number().int(), note: z.string()
+}).meta({ description: 'The page: its mapping decoded (anon_vma or address_space) and its index' })
+const TreeNode = z.object({
+  radix: z.number().int(), heap: z.number().int(), vmaIds: z.array(z.number().int()), overlaps: z.boolean()
+}).meta({ description: 'A 2.6.11 priority-search-tree node the walk stepped onto: [radix_index, heap_index] = [vm_pgoff, last pgoff]' })
+const ObjectStep = z.object({
+  step: z.literal('object'),
+  kind: z.enum(['anon_vma', 'address_space', 'none']),
+  id: z.number().int().optional(),
+  name: z.string().optional(),
+  structure: z.string().optional().meta({ description: 'The structure searched: the anon_vma list, the anon_vma interval tree, or i_mmap' }),
+  query: z.object({ first: z.number().int(), last: z.number().int() }).optional().meta({ description: 'The page-offset range searched' }),
+  vmas: z.number().int().meta({ description: 'How many VMAs the search yields' }),
+  treeNodes: z.array(TreeNode).optional(),
+  note: z.string()
+}).meta({ description: 'The object the mapping points to and how its VMAs are found' })
+const VmaStep = z.object({
+  step: z.literal('vma'),
+  pid: z.number().int(),
+  vmaId: z.number().int(),
+  start: AddressOut,
+  end: AddressOut,
+  pgoff: z.number().int(),
+  formula: z.string().meta({ description: 'vm_start + (index - vm_pgoff) * PAGE_SIZE, with the numbers' }),
+  addr: AddressOut,
+  levels: z.array(Level).meta({ description: 'pgd, pud, pmd and pte at that address, as far as tables exist' }),
+  outcome: z.enum(['matched', 'outside_vma', 'no_page_table', 'pte_none', 'not_present', 'other_pfn']),
+  note: z.string()
+}).meta({ description: 'One VMA visited: the address computed, the page-table walk there, and whether its PTE maps the page' })
+const DoneStep = z.object({ step: z.literal('done'), matched: z.number().int(), note: z.string() })
+const Step = z.discriminatedUnion('step', [PageStep, ObjectStep, VmaStep, DoneStep]).meta({ id: 'RmapStep' })
 
 export const Rmap = z.object({
   pfn: z.number().int(),

@@ -36,7 +36,11 @@ export const Process = z.object({
 }).meta({ id: 'Process' })
 
 export const ProcessDetail = Process.extend({ vmaList: z.array(Vma) })
-export const ProcessList = z.object({ processes: z.array(Process) })
+export const ProcessesQuery = z.object({
+  vmas: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').default(false)
+    .meta({ description: 'Include each process\'s VMAs (vmaList, as GET /processes/{pid} gives them): the whole machine\'s layout in one consistent read' })
+})
+export const ProcessList = z.object({ processes: z.array(Process.extend({ vmaList: z.array(Vma).optional() })) })
 
 export const vmaOut = (v: VmaView): z.infer<typeof Vma> => ({ ...v, start: toHex(v.start), end: toHex(v.end) })
 export const processOut = (p: ProcessView): z.infer<typeof Process> => p

@@ -18,6 +18,7 @@ import sessionRoute from '../routes/session.js'
 import sessionRoutes from '../routes/sessions.js'
 import type { Config } from './config.js'
 import { transformDocument, transformRoute } from './openapi.js'
+import { registerExplorer } from './plugins/explorer.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './plugins/error-handler.js'
 import { registerHardening } from './plugins/hardening.js'
 import { registerMetrics } from './plugins/metrics.js'
@@ -143,6 +144,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     transformObject: transformDocument
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await registerExplorer(app)
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.WS_MAX_MESSAGE_BYTES },
     // Shutdown: every event socket is told the server is going away (1001).

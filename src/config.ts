@@ -49,6 +49,8 @@ export const envSchema = z.object({
   REQUEST_TIMEOUT_MS: int(30000, 1000, 600000),
   /** Check every reply against its zod schema before sending (tests; costs CPU on big replies). */
   VALIDATE_RESPONSES: bool(false),
+  /** Folder of the built browser explorer served at / (default: the package's dist/explorer, made by npm run build). */
+  EXPLORER_DIR: z.string().min(1).optional(),
   /** Milliseconds granted to in-flight work at shutdown. */
   SHUTDOWN_GRACE_MS: int(10000, 100, 120000)
 })

@@ -145,6 +145,7 @@ t.test('every operation gives every status its document lists, and every reply k
   const badGets: Record<string, string> = {
     getFile: '/files/',
     getProcess: '/processes/0',
+    listProcesses: '/processes?vmas=sometimes',
     translate: `/processes/${w.pid}/translate`,
     listPtes: `/processes/${w.pid}/ptes?limit=0`,
     listFrames: '/frames?limit=0',

@@ -37,6 +37,13 @@ t.test('POST /processes, GET /processes, GET /processes/:pid', async (t) => {
   t.equal(v.fileKind, null)
   t.type(v.anonVma, 'number', 'the write fault gave the VMA an anon_vma')
   t.same(v.anonVmaChain, [v.anonVma], '6.18: the VMA is chained to its own anon_vma')
+
+  t.notOk('vmaList' in list.processes[0], 'the plain list has no VMAs')
+  const withVmas = await must(t, app, s, 'GET', '/processes?vmas=true')
+  t.same(withVmas.processes[0], d, '?vmas=true: each process as GET /processes/:pid gives it')
+  t.same(withVmas.processes.map((x: { vmaList: unknown[] }) => x.vmaList.length), [1, 0, 0])
+  const bad = await must(t, app, s, 'GET', '/processes?vmas=maybe', undefined, 400)
+  t.equal(bad.error.code, 'validation')
 })
 
 t.test('POST /processes/:pid/fork: the child copies the VMAs, shares the frames, chains the anon_vmas', async (t) => {

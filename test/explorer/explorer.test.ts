@@ -89,6 +89,12 @@ await t.test('step through the walk, backwards and forwards', async (t) => {
   t.match(await ui.stepNote(), /^Step 2 of 5/)
   await page.keyboard.press('End')
   t.match(await ui.stepNote(), /^Step 5 of 5 \(done\)/)
+  // A VMA of the walk, clicked, is where the walk stands.
+  await page.getByTestId('walk-row').first().getByRole('button').click()
+  t.match(await ui.stepNote(), /^Step 3 of 5 \(VMA/)
+  await page.getByRole('group', { name: /Step through the walk/ }).focus()
+  await page.keyboard.press('End')
+  t.match(await ui.stepNote(), /^Step 5 of 5/)
 })
 
 await t.test('a COW write by another client arrives live and splits the frame', async (t) => {

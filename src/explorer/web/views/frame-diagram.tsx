@@ -114,7 +114,7 @@ export function FrameDiagram ({ pfn }: { pfn: number }) {
           <VirtualList
             label='VMAs the walk visits' count={vmaSteps.length} rowHeight={176} class='walk-list' rowKey={(i) => `${vmaSteps[i].pid}:${vmaSteps[i].vmaId}`}
             scrollTo={pos >= 2 && pos < 2 + vmaSteps.length ? pos - 2 : undefined}
-            renderRow={(i) => <VmaRow s={vmaSteps[i]} state={state(2 + i)} changed={change?.ptes.has(`${vmaSteps[i].pid}:${vmaSteps[i].addr}`) === true} />}
+            renderRow={(i) => <VmaRow s={vmaSteps[i]} state={state(2 + i)} changed={change?.ptes.has(`${vmaSteps[i].pid}:${vmaSteps[i].addr}`) === true} onSelect={() => setAt(2 + i)} />}
           />
           )}
       {done !== undefined && <p class={`box done ${state(steps.length - 1)}`}><strong>done:</strong> {done.note}</p>}
@@ -165,12 +165,12 @@ function StructPage ({ f, state }: { f: Frame, state: string }) {
   )
 }
 
-function VmaRow ({ s, state, changed }: { s: VmaStep, state: string, changed: boolean }) {
+function VmaRow ({ s, state, changed, onSelect }: { s: VmaStep, state: string, changed: boolean, onSelect: () => void }) {
   const levels = ['pgd', 'pud', 'pmd', 'pte'] as const
   return (
     <div class={`walk-row ${state} outcome-${s.outcome} ${changed ? 'changed' : ''}`} aria-current={state === 'current' ? 'step' : undefined} data-testid='walk-row'>
       <div class='box vma-box'>
-        <h4><button type='button' data-primary class='link-button'>pid {s.pid} · VMA #{s.vmaId}</button>{state === 'current' && <span class='here'>◆ here</span>}{state === 'pending' && <span class='pending-label'>not yet</span>}</h4>
+        <h4><button type='button' data-primary class='link-button' onClick={onSelect} title='Step the walk to this VMA'>pid {s.pid} · VMA #{s.vmaId}</button>{state === 'current' && <span class='here'>◆ here</span>}{state === 'pending' && <span class='pending-label'>not yet</span>}</h4>
         <div><code>{s.start}–{s.end}</code> vm_pgoff {s.pgoff}</div>
         <div class='formula'><code>{s.formula}</code></div>
       </div>

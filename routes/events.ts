@@ -71,7 +71,7 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
       send({ type: 'hello', session: session.id, kernel: session.version, seq: hub.seq, history: { oldest: hub.oldest, size: hub.historySize }, filter: filterOut(filter) })
       if (ahead) send({ type: 'error', error: { code: 'validation', message: `since=${String(q.since)} is ahead of the latest event (${hub.seq}): streaming from ${hub.seq}` } })
       if (gap !== null) send({ type: 'gap', from: gap.from, to: gap.to, message: `events ${gap.from}..${gap.to} are no longer in the history: re-read the state over HTTP` })
-      sub.flush()
+      sub.flushWhenDurable()
 
       socket.on('pong', () => { sub.alive = true })
       socket.on('message', (data, isBinary) => {

@@ -22,9 +22,7 @@ const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
     if (snapshot !== undefined && kernel !== undefined && kernel !== snapshot.kernel) {
       throw new ApiError(400, 'validation', `kernel ${kernel} does not match the snapshot's ${snapshot.kernel}`, { kernel, snapshotKernel: snapshot.kernel })
     }
-    const { session, token } = snapshot === undefined
-      ? app.sessions.create(kernel ?? '2.6.11', limits)
-      : app.sessions.restore(snapshot)
+    const { session, token } = await app.sessions.open(snapshot?.kernel ?? kernel ?? '2.6.11', limits, snapshot)
     return reply.code(201).send({ ...sessionOut(app.sessions, session), token })
   })
 

@@ -1,4 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
+import { hostname } from 'node:os'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fastifyWebsocket from '@fastify/websocket'
@@ -22,10 +23,12 @@ import { registerExplorer } from './plugins/explorer.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './plugins/error-handler.js'
 import { registerHardening } from './plugins/hardening.js'
 import { registerMetrics } from './plugins/metrics.js'
-import { authenticate } from './plugins/session-auth.js'
+import { authenticate, holdUntilDurable } from './plugins/session-auth.js'
 import { CLOSE, type LagSink } from './sessions/event-hub.js'
 import type { Session } from './sessions/session.js'
 import { SessionStore } from './sessions/session-store.js'
+import type { DurableStore } from './store/durable-store.js'
+import { RedisStore } from './store/redis-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,6 +37,8 @@ declare module 'fastify' {
     adminTokenMatches: (token: string) => boolean
     /** Set by the metrics plugin when it is registered. */
     metricsHooks?: { wsDropped: (why: string) => void }
+    /** With REDIS_URL: where sessions outlive this process. */
+    durableStore: DurableStore | undefined
   }
 }
 
@@ -87,6 +92,16 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // (the not-found handler is set after the rate limiter, so unknown routes are limited too)
 
   const eventLag: LagSink = {}
+  const durableStore = config.REDIS_URL === undefined
+    ? undefined
+    : new RedisStore({
+      url: config.REDIS_URL,
+      node: config.NODE_ID ?? `${hostname()}-${process.pid}`,
+      leaseMs: config.LEASE_MS,
+      // Keys of a session nobody uses go a minute after the session would have expired anyway.
+      keyTtlMs: config.SESSION_IDLE_SECONDS * 1000 + 60000,
+      commandTimeoutMs: config.STORE_TIMEOUT_MS
+    })
   const sessions = new SessionStore({
     maxSessions: config.MAX_SESSIONS,
     idleMs: config.SESSION_IDLE_SECONDS * 1000,
@@ -99,20 +114,37 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       maxFiles: config.SESSION_MAX_FILES,
       maxFilePages: config.SESSION_MAX_FILE_PAGES,
       maxSwapSlots: config.SESSION_MAX_SWAP_SLOTS
-    }
+    },
+    durable: durableStore === undefined
+      ? undefined
+      : { store: durableStore, snapshotEvery: config.SNAPSHOT_EVERY, log: (msg, err) => { app.log.warn({ err }, msg) } }
   })
   const adminHash = config.ADMIN_TOKEN === undefined ? undefined : createHash('sha256').update(config.ADMIN_TOKEN).digest()
   // Declared up front so every request object has the same shape (set by the session-auth hook).
   app.decorateRequest('simSession', null as unknown as Session)
   app.decorate('config', config)
   app.decorate('sessions', sessions)
+  app.decorate('durableStore', durableStore)
   app.decorate('adminTokenMatches', (token: string) =>
     adminHash !== undefined && timingSafeEqual(createHash('sha256').update(token).digest(), adminHash))
-  app.addHook('onReady', async () => { sessions.start() })
-  app.addHook('onClose', async () => { sessions.close() })
+  app.addHook('onReady', async () => {
+    sessions.start()
+    // Past its lease without renewal, this process may no longer write: it drops every session.
+    await durableStore?.start((why) => {
+      app.log.error(`node lease lost (${why}): dropping every session`)
+      sessions.dropAll(why)
+    })
+  })
+  app.addHook('onClose', async () => {
+    // Graceful: every session stored, snapshotted and released before the sockets close.
+    await sessions.handOffAll()
+    sessions.close()
+    await durableStore?.close()
+  })
   sessions.onRemove((s, why) => {
     if (why === 'deleted') s.events.closeAll(CLOSE.sessionDeleted, 'session deleted')
     else if (why === 'expired') s.events.closeAll(CLOSE.sessionExpired, 'session expired')
+    else if (why === 'lost') s.events.closeAll(CLOSE.moved, 'this process no longer serves the session: reconnect and resume with ?since=')
     else s.events.closeAll(CLOSE.goingAway, 'server shutting down')
   })
 
@@ -168,6 +200,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(exerciseRoutes, { prefix: '/v1' })
   await app.register(async (scoped) => {
     scoped.addHook('onRequest', authenticate)
+    // Durable sessions: a reply goes out only once every operation applied so far is stored.
+    if (durableStore !== undefined) scoped.addHook('onSend', holdUntilDurable)
     await scoped.register(sessionRoute)
     await scoped.register(fileRoutes)
     await scoped.register(processRoutes)

@@ -49,6 +49,16 @@ export const envSchema = z.object({
   REQUEST_TIMEOUT_MS: int(30000, 1000, 600000),
   /** Check every reply against its zod schema before sending (tests; costs CPU on big replies). */
   VALIDATE_RESPONSES: bool(false),
+  /** Durable sessions: the Redis that keeps every session's journal and snapshots (unset: in memory only). */
+  REDIS_URL: z.string().url().optional(),
+  /** This process's name in session ownership records (default: host name and pid). */
+  NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-" only').optional(),
+  /** Milliseconds a process's ownership lasts without renewal; past it, another process may take its sessions over. */
+  LEASE_MS: int(3000, 200, 600000),
+  /** A snapshot of a durable session every this many operations (bounds a recovery's replay). */
+  SNAPSHOT_EVERY: int(500, 1, 1_000_000),
+  /** Milliseconds a Redis command may take before the request it serves fails with 503. */
+  STORE_TIMEOUT_MS: int(2000, 50, 60000),
   /** Folder of the built browser explorer served at / (default: the package's dist/explorer, made by npm run build). */
   EXPLORER_DIR: z.string().min(1).optional(),
   /** Milliseconds granted to in-flight work at shutdown. */

@@ -17,7 +17,8 @@ const STATUS: Record<SimErrorCode | SessionErrorCode, [number, ApiErrorCode]> = 
   session_cap: [429, 'limit'],
   limits_too_high: [413, 'limit'],
   unauthorized: [401, 'unauthorized'],
-  session_ended: [404, 'not_found']
+  session_ended: [404, 'not_found'],
+  store_unavailable: [503, 'unavailable']
 }
 
 interface ErrorBody { error: { code: string, message: string, details?: Record<string, unknown> } }

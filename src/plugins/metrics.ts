@@ -35,6 +35,17 @@ export function registerMetrics (app: FastifyInstance, eventLag: LagSink): void 
     registers: [],
     collect () { let n = 0; for (const s of sessions.list()) n += s.events.subscribers.size; this.set(n) }
   }))
+  if (app.durableStore !== undefined) {
+    const store = app.durableStore
+    const stats = sessions.recoveryStats
+    // Counts kept by the session store, read at scrape time (they only grow).
+    registry.registerMetric(new Counter({ name: 'rmap_store_recoveries_total', help: 'Sessions brought back from the durable store', registers: [], collect () { this.reset(); this.inc(stats.recoveries) } }))
+    registry.registerMetric(new Counter({ name: 'rmap_store_recovery_failures_total', help: 'Recoveries that failed', registers: [], collect () { this.reset(); this.inc(stats.failures) } }))
+    registry.registerMetric(new Counter({ name: 'rmap_store_recovery_seconds_total', help: 'Time spent recovering sessions (snapshot load and journal replay)', registers: [], collect () { this.reset(); this.inc(stats.totalMs / 1000) } }))
+    registry.registerMetric(new Gauge({ name: 'rmap_store_last_recovery_seconds', help: 'Duration of the latest recovery', registers: [], collect () { this.set(stats.lastMs / 1000) } }))
+    registry.registerMetric(new Counter({ name: 'rmap_store_leases_lost_total', help: 'Sessions dropped because a store write failed or another process owns them now', registers: [], collect () { this.reset(); this.inc(stats.leasesLost) } }))
+    registry.registerMetric(new Gauge({ name: 'rmap_store_up', help: '1 when the durable store (Redis) answers a ping', registers: [], async collect () { this.set(await store.ping() ? 1 : 0) } }))
+  }
   const dropped = new Counter({ name: 'rmap_ws_dropped_total', help: 'Event WebSockets the server closed (too slow, dead peer)', labelNames: ['reason'], registers: [registry] })
   const requests = new Counter({ name: 'rmap_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] })
   const duration = new Histogram({

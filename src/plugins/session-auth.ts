@@ -52,7 +52,18 @@ function verifiedBefore (socket: AuthSocket, sid: string, header: string | undef
  * A callback hook, not an async one: it is synchronous, and a promise per request is a measurable
  * share of a small query's cost.
  */
-export function authenticate (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+export function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const sid = (request.params as { sid?: string }).sid ?? ''
+  const sessions = request.server.sessions
+  // A durable session this process does not hold comes back from the store first.
+  if (sessions.durable && sessions.get(sid) === undefined) {
+    sessions.recover(sid).then(() => { authenticateHeld(request, reply, done) }, (err: Error) => { done(err) })
+    return
+  }
+  authenticateHeld(request, reply, done)
+}
+
+function authenticateHeld (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const sid = (request.params as { sid?: string }).sid ?? ''
   const sessions = request.server.sessions
   const socket = request.raw.socket as AuthSocket
@@ -84,4 +95,21 @@ export function tagSim (request: FastifyRequest): Simulator {
   const sim = request.simSession.sim
   sim.tag = request.id
   return sim
+}
+
+/**
+ * onSend hook of the session routes when sessions are durable: the reply waits until every operation
+ * applied so far is in the store (so an acknowledged operation survives a crash); if the store refused
+ * it, the reply becomes a 503 and the client retries (the operation was not applied anywhere).
+ */
+export async function holdUntilDurable (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  const wait = (request.simSession as Session | null)?.persistence?.whenDurable()
+  if (wait === null || wait === undefined) return payload
+  try {
+    await wait
+    return payload
+  } catch (err) {
+    reply.code(503).header('retry-after', '1').type('application/json; charset=utf-8')
+    return JSON.stringify({ error: { code: 'unavailable', message: `the operation could not be stored (${err instanceof Error ? err.message : String(err)}), so it was not applied; retry` } })
+  }
 }

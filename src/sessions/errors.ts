@@ -11,6 +11,8 @@ export type SessionErrorCode =
   | 'unauthorized'
   /** The right token for a session that has ended (deleted or idle too long). */
   | 'session_ended'
+  /** The durable store could not take or give a session's state (Redis down, another owner): retry. */
+  | 'store_unavailable'
 
 export class SessionError extends Error {
   constructor (readonly code: SessionErrorCode, message: string, readonly details?: Record<string, unknown>) {

@@ -15,7 +15,9 @@ export const CLOSE = {
   /** The session expired (idle too long). */
   sessionExpired: 4001,
   /** The client read too slowly: its queue passed the cap. Resume with ?since=<last seq received>. */
-  tooSlow: 4008
+  tooSlow: 4008,
+  /** This process no longer serves the session (durable store): reconnect and resume with ?since=. */
+  moved: 4009
 } as const
 
 /** Most events in one message; bigger bursts are split so each message stays a bounded size. */
@@ -52,9 +54,21 @@ export class Subscriber {
     if (!this.scheduled) {
       this.scheduled = true
       if (this.hub.lag.observe !== undefined) this.pendingSince = performance.now()
-      // Every event of one operation goes out together, after the operation returns.
-      queueMicrotask(() => { this.scheduled = false; this.flush() })
+      // Every event of one operation goes out together, after the operation returns (and, with a
+      // durable store, once it is stored).
+      queueMicrotask(() => { this.scheduled = false; this.flushWhenDurable() })
     }
+  }
+
+  /**
+   * Flushes once every operation applied so far is stored (at once without a durable store). Asked
+   * again after each wait, since more may have been applied meanwhile; a lost session sends nothing
+   * more (it closes its sockets).
+   */
+  flushWhenDurable (): void {
+    const wait = this.hub.barrier()
+    if (wait === null) { this.flush(); return }
+    wait.then(() => { this.flushWhenDurable() }, () => { this.pending.length = 0 })
   }
 
   /** Sends what is pending, in order; closes the socket instead when the client is too far behind. */
@@ -100,6 +114,8 @@ export class EventHub {
   private readonly history: EventHistory
   readonly subscribers = new Set<Subscriber>()
   readonly stats: HubStats = { subscribers: 0, dropped: 0, delivered: 0 }
+  /** Null when every applied operation may be told; else a promise for when it may (durable store). */
+  barrier: () => Promise<void> | null = () => null
 
   constructor (private readonly sim: Simulator, readonly historySize: number, readonly maxBufferedBytes: number, readonly lag: LagSink = {}) {
     this.history = new EventHistory(historySize)

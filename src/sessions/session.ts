@@ -1,6 +1,7 @@
 import type { KernelVersion, SimLimits } from '../sim/index.js'
 import { Simulator } from '../sim/index.js'
 import { EventHub, type LagSink } from './event-hub.js'
+import type { SessionPersistence } from './persistence.js'
 
 /** One client's simulated machine and what the server keeps about it. */
 export class Session {
@@ -9,6 +10,8 @@ export class Session {
   readonly createdAt: number
   lastUsedAt: number
   requests = 0
+  /** With a durable store: this session's writes to it (replies and events wait for them). */
+  persistence: SessionPersistence | undefined
 
   constructor (
     readonly id: string,
@@ -21,6 +24,7 @@ export class Session {
   ) {
     this.sim = sim ?? new Simulator({ version, limits })
     this.events = new EventHub(this.sim, stream.history, stream.maxBufferedBytes, stream.lag)
+    this.events.barrier = () => this.persistence?.whenDurable() ?? null
     this.createdAt = now
     this.lastUsedAt = now
   }

@@ -35,6 +35,17 @@ export function applyOp (sim: Simulator, op: Op | JournalOp, probes?: Map<string
   return result
 }
 
+/**
+ * Runs a journaled op again (a recovery replaying the durable journal): it changed the state when it
+ * ran, so it does here too, whatever signal it ended with; anything thrown means the journal and the
+ * engine disagree.
+ */
+export function replayJournalOp (sim: Simulator, op: JournalOp): void {
+  const def = opDef(op.op)
+  if (def === undefined) throw unknownOp(op.op)
+  sim.run(def, op)
+}
+
 export type BatchMode = 'atomic' | 'continue'
 
 export interface BatchResult {

@@ -41,6 +41,8 @@ export class Simulator extends Queries {
   journalTruncated = false
   /** True when the state came from a snapshot: the journal then starts from that snapshot. */
   fromSnapshot = false
+  /** Told every journal entry as it is made, whether or not the in-memory journal keeps it (durability). */
+  onJournal: ((entry: JournalOp) => void) | undefined
   private readonly journalLimit: number
 
   constructor (opts: SimulatorOptions = {}) {
@@ -66,12 +68,15 @@ export class Simulator extends Queries {
     k.cause = { op: def.cause, pid: plan.mm?.pid, tag: this.tag } satisfies Cause
     let result: R
     try { result = def.apply(k, args, plan) } finally { k.cause = saved }
-    // Once the journal has dropped an op it is no replay any more: no entry is made after that.
-    if (!this.journalTruncated) {
+    // Once the journal has dropped an op it is no replay any more: no entry is kept after that.
+    if (!this.journalTruncated || this.onJournal !== undefined) {
       const entry = def.journal !== undefined ? def.journal(args, plan, result) : journalEntry(def.name, def.fields.shape, args, plan.mm)
       if (entry !== null) {
-        if (this.journal.length < this.journalLimit) this.journal.push(entry)
-        else this.journalTruncated = true
+        if (!this.journalTruncated) {
+          if (this.journal.length < this.journalLimit) this.journal.push(entry)
+          else this.journalTruncated = true
+        }
+        this.onJournal?.(entry)
       }
     }
     return result

@@ -51,7 +51,10 @@ t.test('defaults', async (t) => {
     RATE_LIMIT_PER_MINUTE: 6000,
     REQUEST_TIMEOUT_MS: 30000,
     VALIDATE_RESPONSES: false,
-    SHUTDOWN_GRACE_MS: 10000
+    SHUTDOWN_GRACE_MS: 10000,
+    LEASE_MS: 3000,
+    SNAPSHOT_EVERY: 500,
+    STORE_TIMEOUT_MS: 2000
   }, 'every variable has its documented default')
   t.notOk('ADMIN_TOKEN' in c && c.ADMIN_TOKEN !== undefined, 'no admin token by default (listing sessions disabled)')
   t.same(loadConfig({ PORT: '', LOG_LEVEL: '', TRUST_PROXY: '' }), c, 'an empty variable counts as unset')

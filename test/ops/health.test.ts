@@ -57,7 +57,7 @@ t.test('/ready', async (t) => {
     const app = await buildTestApp(t)
     const res = await app.inject({ method: 'GET', url: '/ready' })
     t.equal(res.statusCode, 200)
-    t.same(res.json(), { ready: true, sessions: 0, maxSessions: 1000 })
+    t.same(res.json(), { ready: true, sessions: 0, maxSessions: 1000, store: 'none' })
   })
 
   t.test('503 at the session cap, 200 again once a session is gone', async (t) => {
@@ -72,7 +72,7 @@ t.test('/ready', async (t) => {
     t.equal((await call(app, s, 'DELETE', '')).statusCode, 204, 'session deleted')
     const again = await app.inject({ method: 'GET', url: '/ready' })
     t.equal(again.statusCode, 200, 'ready again')
-    t.same(again.json(), { ready: true, sessions: 0, maxSessions: 1 })
+    t.same(again.json(), { ready: true, sessions: 0, maxSessions: 1, store: 'none' })
   })
 
   t.test('503 while shutting down', async (t) => {

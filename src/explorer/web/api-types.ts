@@ -43,7 +43,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: false while shutting down, overloaded, or at the session cap */
+        /** Readiness: false while shutting down, overloaded, at the session cap, or without its durable store */
         get: operations["ready"];
         put?: never;
         post?: never;
@@ -1624,6 +1624,11 @@ export interface operations {
                         ready: boolean;
                         reason?: string;
                         sessions: number;
+                        /**
+                         * @description The durable store (REDIS_URL): none when sessions live in memory only
+                         * @enum {string}
+                         */
+                        store: "none" | "ok" | "unreachable";
                     };
                 };
             };
@@ -1638,6 +1643,11 @@ export interface operations {
                         ready: boolean;
                         reason?: string;
                         sessions: number;
+                        /**
+                         * @description The durable store (REDIS_URL): none when sessions live in memory only
+                         * @enum {string}
+                         */
+                        store: "none" | "ok" | "unreachable";
                     };
                 };
             };

@@ -1,0 +1,62 @@
+import type { JournalOp } from '../sim/ops/op.js'
+import type { KernelVersion, SimLimits, Snapshot } from '../sim/index.js'
+
+/**
+ * Where sessions outlive a process: the journal of every session's operations, its latest snapshot,
+ * and who owns it. The server works without one (the embedded default: sessions live and die with
+ * the process); with REDIS_URL it uses RedisStore. Every write names the owner's epoch, and the store
+ * itself refuses a write from an older epoch, so a paused or partitioned former owner cannot write.
+ */
+export interface SessionMeta {
+  id: string
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  tokenHash: string
+  kernel: KernelVersion
+  limits: SimLimits
+  createdAt: number
+}
+
+/** One journaled operation and its sequence number (1 for the session's first). */
+export interface JournalRecord { seq: number, op: JournalOp }
+
+/** What a process needs to bring a session back: meta, the latest snapshot and the journal after it. */
+export interface StoredSession {
+  meta: SessionMeta
+  /** Ops acknowledged so far. */
+  seq: number
+  snapshot: { seq: number, state: Snapshot } | null
+  tail: JournalRecord[]
+}
+
+/** The ownership a claim grants: appends must carry this epoch. */
+export interface Lease { epoch: number }
+
+/** The store refused a write: another process owns the session now (or it was deleted). */
+export class FencedError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'FencedError'
+  }
+}
+
+export interface DurableStore {
+  /** `node:incarnation`: who this process is in ownership records. */
+  readonly owner: string
+  /** Starts the node's liveness key and its renewal; `onLost` runs if it cannot renew in time. */
+  start: (onLost: (why: string) => void) => Promise<void>
+  /** Records a new session, owned by this process (with its first snapshot when it began from one). */
+  create: (meta: SessionMeta, snapshot: Snapshot | null) => Promise<Lease>
+  /** Takes ownership unless another live process holds it; a new owner bumps the epoch. */
+  claim: (id: string) => Promise<Lease | 'missing' | 'owned'>
+  /** The session as stored, or null when there is none. */
+  load: (id: string) => Promise<StoredSession | null>
+  /** Appends records after `prevSeq`; throws FencedError when the epoch or the sequence is not current. */
+  append: (id: string, lease: Lease, prevSeq: number, records: JournalRecord[]) => Promise<void>
+  /** Keeps a snapshot of the state after op `seq` (ignored when an equal or newer one is kept). */
+  saveSnapshot: (id: string, lease: Lease, seq: number, state: Snapshot) => Promise<void>
+  /** Gives ownership up (graceful handoff). */
+  release: (id: string, lease: Lease) => Promise<void>
+  remove: (id: string) => Promise<void>
+  ping: () => Promise<boolean>
+  close: () => Promise<void>
+}

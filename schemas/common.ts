@@ -20,6 +20,12 @@ const intParam = (min: number, max: number) => z.string().regex(/^[0-9]{1,15}$/,
   .transform(Number).pipe(z.number().int().min(min).max(max))
 
 export const SessionParams = z.object({ sid: z.string().min(1).max(64) })
+
+/** The headers of a session's POST routes: an optional Idempotency-Key (other headers pass untouched). */
+export const IdempotencyHeaders = z.looseObject({
+  'idempotency-key': z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, '1 to 128 letters, digits, "_", ".", ":" or "-"').optional()
+    .meta({ description: 'Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys.' })
+})
 export const PidParams = SessionParams.extend({ pid: intParam(1, 2 ** 31) })
 export const PfnParams = SessionParams.extend({ pfn: intParam(0, 2 ** 40) })
 export const FileParams = SessionParams.extend({ name: z.string().min(1).max(255) })
@@ -42,13 +48,13 @@ const ERROR_STATUSES = {
   401: 'unauthorized: no bearer token, or not the token this route needs',
   403: 'forbidden: the route is disabled on this server',
   404: 'not_found: the session has ended (deleted or idle too long), or the pid, PFN or file named does not exist',
-  409: 'conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap',
+  409: 'conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress',
   413: 'limit: the request body is larger than the server accepts, or asks for limits above the server\'s',
   415: 'unsupported: the body is not JSON (Content-Type)',
   422: 'segfault, bus_error: an access the process would die of (SIGSEGV, SIGBUS; nothing changes); unsupported: a valid request this object cannot take (e.g. an rmap operation on the zero page); batch_failed: an op of an atomic batch failed (nothing was applied)',
   426: 'validation: a plain GET of the WebSocket route; connect with Upgrade: websocket',
   429: 'limit: the client\'s request rate (RATE_LIMIT_PER_MINUTE), or a limit of the session or the server the operation would exceed (frames, processes, VMAs, files, swap slots, sessions)',
-  503: 'unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header\'s seconds'
+  503: 'unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header\'s seconds (with the same Idempotency-Key)'
 } as const
 
 export type ErrorStatus = keyof typeof ERROR_STATUSES

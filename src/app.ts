@@ -23,7 +23,8 @@ import { registerExplorer } from './plugins/explorer.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './plugins/error-handler.js'
 import { registerHardening } from './plugins/hardening.js'
 import { registerMetrics } from './plugins/metrics.js'
-import { authenticate, holdUntilDurable } from './plugins/session-auth.js'
+import { authenticate } from './plugins/session-auth.js'
+import { registerIdempotency } from './plugins/idempotency.js'
 import { CLOSE, type LagSink } from './sessions/event-hub.js'
 import type { Session } from './sessions/session.js'
 import { SessionStore } from './sessions/session-store.js'
@@ -200,8 +201,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(exerciseRoutes, { prefix: '/v1' })
   await app.register(async (scoped) => {
     scoped.addHook('onRequest', authenticate)
-    // Durable sessions: a reply goes out only once every operation applied so far is stored.
-    if (durableStore !== undefined) scoped.addHook('onSend', holdUntilDurable)
+    // Idempotency-Key on the POST routes; with durable sessions, replies wait until the ops are stored.
+    registerIdempotency(scoped)
     await scoped.register(sessionRoute)
     await scoped.register(fileRoutes)
     await scoped.register(processRoutes)

@@ -96,20 +96,3 @@ export function tagSim (request: FastifyRequest): Simulator {
   sim.tag = request.id
   return sim
 }
-
-/**
- * onSend hook of the session routes when sessions are durable: the reply waits until every operation
- * applied so far is in the store (so an acknowledged operation survives a crash); if the store refused
- * it, the reply becomes a 503 and the client retries (the operation was not applied anywhere).
- */
-export async function holdUntilDurable (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-  const wait = (request.simSession as Session | null)?.persistence?.whenDurable()
-  if (wait === null || wait === undefined) return payload
-  try {
-    await wait
-    return payload
-  } catch (err) {
-    reply.code(503).header('retry-after', '1').type('application/json; charset=utf-8')
-    return JSON.stringify({ error: { code: 'unavailable', message: `the operation could not be stored (${err instanceof Error ? err.message : String(err)}), so it was not applied; retry` } })
-  }
-}

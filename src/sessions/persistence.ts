@@ -1,6 +1,7 @@
 import type { JournalOp } from '../sim/ops/op.js'
 import type { Snapshot } from '../sim/index.js'
-import type { DurableStore, JournalRecord, Lease } from '../store/durable-store.js'
+import type { DurableStore, JournalRecord, KeyedReply, Lease } from '../store/durable-store.js'
+import type { StoredReply } from './idempotency.js'
 import type { Session } from './session.js'
 
 /**
@@ -11,13 +12,19 @@ import type { Session } from './session.js'
  * exactly that op) and stored after the op is. The first failed write loses the session here: later
  * writes are refused too, waiters are told, and `onLost` drops the copy (the next request recovers
  * it from the store, without the unacknowledged ops).
+ *
+ * A request with an Idempotency-Key stores its reply with its ops, in the same append: its ops wait
+ * (and the ops applied after them) until the reply is known, so a retry after any failover finds
+ * either both or neither.
  */
 export class SessionPersistence {
   /** Sequence number of the last op applied here. */
   applied: number
   /** Sequence number of the last op the store has. */
   durable: number
-  private queue: JournalRecord[] = []
+  private queue: Array<JournalRecord & { tag: string | undefined }> = []
+  /** Keyed requests (by request id, the simulator's tag) whose replies go with their ops. */
+  private readonly expected = new Map<string, { key: string, provided: boolean, reply: StoredReply | null }>()
   private snapshot: { seq: number, state: Snapshot } | null = null
   private writing = false
   private lost: Error | null = null
@@ -41,9 +48,24 @@ export class SessionPersistence {
 
   private record (op: JournalOp): void {
     this.applied++
-    this.queue.push({ seq: this.applied, op })
+    this.queue.push({ seq: this.applied, op, tag: this.session.sim.tag })
     if (this.snapshotEvery > 0 && this.applied % this.snapshotEvery === 0) this.snapshot = { seq: this.applied, state: this.session.sim.snapshot() }
     if (this.queue.length === 1 && !this.writing) queueMicrotask(() => { this.write().catch(() => { /* write() reports its own failures */ }) })
+  }
+
+  /** The request `tag` has an Idempotency-Key: its ops are stored with its reply (provideReply). */
+  expectReply (tag: string, key: string): void {
+    this.expected.set(tag, { key, provided: false, reply: null })
+  }
+
+  /** The reply of a keyed request (null: none to keep, e.g. a 5xx); its ops may now be stored. */
+  provideReply (tag: string, reply: StoredReply | null): void {
+    const e = this.expected.get(tag)
+    if (e === undefined || e.provided) return
+    e.provided = true
+    e.reply = reply
+    if (!this.queue.some((r) => r.tag === tag)) { this.expected.delete(tag); return }
+    if (!this.writing) queueMicrotask(() => { this.write().catch(() => { /* write() reports its own failures */ }) })
   }
 
   /** Null when everything applied is stored; else a promise for that (rejected if the session is lost). */
@@ -57,14 +79,35 @@ export class SessionPersistence {
 
   get isLost (): boolean { return this.lost !== null }
 
+  /** Whether a reply must wait (or fail): some op applied here is not stored yet, or the session is lost. */
+  get waiting (): boolean { return !this.ended && (this.lost !== null || this.durable < this.applied) }
+
   private async write (): Promise<void> {
     if (this.writing || this.lost !== null) return
     this.writing = true
     try {
       while (this.queue.length > 0 && this.lost === null) {
-        const batch = this.queue
-        this.queue = []
-        await this.store.append(this.session.id, this.lease, this.durable, batch)
+        // Up to the first op of a keyed request whose reply is not known yet.
+        let n = 0
+        while (n < this.queue.length) {
+          const tag = this.queue[n].tag
+          const e = tag === undefined ? undefined : this.expected.get(tag)
+          if (e !== undefined && !e.provided) break
+          n++
+        }
+        if (n === 0) break
+        const batch = this.queue.slice(0, n)
+        this.queue = this.queue.slice(n)
+        const replies: KeyedReply[] = []
+        for (let i = 0; i < batch.length; i++) {
+          const tag = batch[i].tag
+          const last = i === batch.length - 1 || batch[i + 1].tag !== tag
+          const e = tag === undefined ? undefined : this.expected.get(tag)
+          if (e === undefined || !last) continue
+          if (e.reply !== null) replies.push({ key: e.key, seq: batch[i].seq, reply: e.reply })
+          this.expected.delete(tag as string)
+        }
+        await this.store.append(this.session.id, this.lease, this.durable, batch.map(({ seq, op }) => ({ seq, op })), replies)
         this.durable = batch[batch.length - 1].seq
         this.settle()
         const snap = this.snapshot

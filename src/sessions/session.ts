@@ -1,6 +1,7 @@
 import type { KernelVersion, SimLimits } from '../sim/index.js'
 import { Simulator } from '../sim/index.js'
 import { EventHub, type LagSink } from './event-hub.js'
+import { ReplyCache } from './idempotency.js'
 import type { SessionPersistence } from './persistence.js'
 
 /** One client's simulated machine and what the server keeps about it. */
@@ -10,6 +11,8 @@ export class Session {
   readonly createdAt: number
   lastUsedAt: number
   requests = 0
+  /** Replies kept for Idempotency-Keys. */
+  readonly replies = new ReplyCache()
   /** With a durable store: this session's writes to it (replies and events wait for them). */
   persistence: SessionPersistence | undefined
 

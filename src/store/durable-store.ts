@@ -1,3 +1,4 @@
+import type { StoredReply } from '../sessions/idempotency.js'
 import type { JournalOp } from '../sim/ops/op.js'
 import type { KernelVersion, SimLimits, Snapshot } from '../sim/index.js'
 
@@ -18,6 +19,9 @@ export interface SessionMeta {
 
 /** One journaled operation and its sequence number (1 for the session's first). */
 export interface JournalRecord { seq: number, op: JournalOp }
+
+/** The reply to a request with an Idempotency-Key, stored with the last op it applied. */
+export interface KeyedReply { key: string, seq: number, reply: StoredReply }
 
 /** What a process needs to bring a session back: meta, the latest snapshot and the journal after it. */
 export interface StoredSession {
@@ -50,8 +54,13 @@ export interface DurableStore {
   claim: (id: string) => Promise<Lease | 'missing' | 'owned'>
   /** The session as stored, or null when there is none. */
   load: (id: string) => Promise<StoredSession | null>
-  /** Appends records after `prevSeq`; throws FencedError when the epoch or the sequence is not current. */
-  append: (id: string, lease: Lease, prevSeq: number, records: JournalRecord[]) => Promise<void>
+  /**
+   * Appends records after `prevSeq`, with the replies of the keyed requests that made them, in one
+   * atomic step; throws FencedError when the epoch or the sequence is not current.
+   */
+  append: (id: string, lease: Lease, prevSeq: number, records: JournalRecord[], replies: KeyedReply[]) => Promise<void>
+  /** The stored reply for a session's Idempotency-Key (the last REMEMBERED_KEYS are kept). */
+  lookupReply: (id: string, key: string) => Promise<StoredReply | null>
   /** Keeps a snapshot of the state after op `seq` (ignored when an equal or newer one is kept). */
   saveSnapshot: (id: string, lease: Lease, seq: number, state: Snapshot) => Promise<void>
   /** Gives ownership up (graceful handoff). */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Snapshot } from '../sim/index.js'
-import { FencedError, type DurableStore, type JournalRecord, type Lease, type SessionMeta, type StoredSession } from './durable-store.js'
+import { REMEMBERED_KEYS, type StoredReply } from '../sessions/idempotency.js'
+import { FencedError, type DurableStore, type JournalRecord, type KeyedReply, type Lease, type SessionMeta, type StoredSession } from './durable-store.js'
 
 /**
  * The append is idempotent: ioredis sends a command again after a reconnect when its reply was lost,
@@ -22,7 +23,7 @@ end
 local epoch
 if owner == ARGV[1] then epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch')) else epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1) end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
 return {1, epoch}
 `
 const APPEND = `
@@ -35,9 +36,14 @@ end
 local e = redis.call('HGET', KEYS[1], 'epoch')
 if e ~= ARGV[1] then return {-1, e or ''} end
 if s ~= ARGV[2] then return {-2, s or ''} end
-for i = 5, #ARGV, 2 do redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'w', ARGV[4], 'op', ARGV[i + 1]) end
+for i = 6, #ARGV, 2 do redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'w', ARGV[4], 'op', ARGV[i + 1]) end
 redis.call('HSET', KEYS[1], 'seq', ARGV[#ARGV - 1])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+for _, r in ipairs(cjson.decode(ARGV[5])) do
+  redis.call('HSET', KEYS[4], r[1], r[2])
+  redis.call('RPUSH', KEYS[5], r[1])
+end
+while redis.call('LLEN', KEYS[5]) > ${REMEMBERED_KEYS} do redis.call('HDEL', KEYS[4], redis.call('LPOP', KEYS[5])) end
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
 return {1}
 `
 const SNAPSHOT = `
@@ -59,8 +65,8 @@ return 0
 `
 
 interface Scripts {
-  rmClaim: (meta: string, stream: string, snap: string, owner: string, nodePrefix: string, ttl: number) => Promise<[number, number?]>
-  rmAppend: (meta: string, stream: string, snap: string, ...args: Array<string | number>) => Promise<[number, string?]>
+  rmClaim: (meta: string, stream: string, snap: string, idem: string, idemOrder: string, owner: string, nodePrefix: string, ttl: number) => Promise<[number, number?]>
+  rmAppend: (meta: string, stream: string, snap: string, idem: string, idemOrder: string, ...args: Array<string | number>) => Promise<[number, string?]>
   rmSnapshot: (meta: string, stream: string, snap: string, epoch: number, seq: number, state: string, ttl: number) => Promise<number>
   rmRelease: (meta: string, epoch: number, owner: string) => Promise<number>
 }
@@ -77,7 +83,8 @@ export interface RedisStoreOptions {
   commandTimeoutMs: number
 }
 
-const keys = (id: string): [string, string, string] => [`rm:{${id}}:meta`, `rm:{${id}}:ops`, `rm:{${id}}:snap`]
+/** meta, ops, snap, and the Idempotency-Key replies (a hash) with their order (a list). */
+const keys = (id: string): [string, string, string, string, string] => [`rm:{${id}}:meta`, `rm:{${id}}:ops`, `rm:{${id}}:snap`, `rm:{${id}}:idem`, `rm:{${id}}:idemorder`]
 const NODE_PREFIX = 'rm:node:'
 
 export class RedisStore implements DurableStore {
@@ -98,8 +105,8 @@ export class RedisStore implements DurableStore {
       retryStrategy: (times) => Math.min(50 * times, 500),
       lazyConnect: true
     }) as Redis & Scripts
-    this.redis.defineCommand('rmClaim', { numberOfKeys: 3, lua: CLAIM })
-    this.redis.defineCommand('rmAppend', { numberOfKeys: 3, lua: APPEND })
+    this.redis.defineCommand('rmClaim', { numberOfKeys: 5, lua: CLAIM })
+    this.redis.defineCommand('rmAppend', { numberOfKeys: 5, lua: APPEND })
     this.redis.defineCommand('rmSnapshot', { numberOfKeys: 3, lua: SNAPSHOT })
     this.redis.defineCommand('rmRelease', { numberOfKeys: 1, lua: RELEASE })
     this.redis.on('error', () => { /* reported by the commands that fail; reconnection is automatic */ })
@@ -137,8 +144,7 @@ export class RedisStore implements DurableStore {
   }
 
   async claim (id: string): Promise<Lease | 'missing' | 'owned'> {
-    const [m, o, s] = keys(id)
-    const r = await this.redis.rmClaim(m, o, s, this.owner, NODE_PREFIX, this.opts.keyTtlMs)
+    const r = await this.redis.rmClaim(...keys(id), this.owner, NODE_PREFIX, this.opts.keyTtlMs)
     return r[0] === 1 ? { epoch: Number(r[1]) } : r[0] === 0 ? 'owned' : 'missing'
   }
 
@@ -157,11 +163,11 @@ export class RedisStore implements DurableStore {
     }
   }
 
-  async append (id: string, lease: Lease, prevSeq: number, records: JournalRecord[]): Promise<void> {
-    const [m, o, s] = keys(id)
-    const args: Array<string | number> = [lease.epoch, prevSeq, this.opts.keyTtlMs, randomBytes(9).toString('base64url')]
+  async append (id: string, lease: Lease, prevSeq: number, records: JournalRecord[], replies: KeyedReply[]): Promise<void> {
+    const replyArgs = JSON.stringify(replies.map((k) => [k.key, JSON.stringify({ ...k.reply, seq: k.seq })]))
+    const args: Array<string | number> = [lease.epoch, prevSeq, this.opts.keyTtlMs, randomBytes(9).toString('base64url'), replyArgs]
     for (const r of records) args.push(r.seq, JSON.stringify(r.op))
-    const r = await this.redis.rmAppend(m, o, s, ...args)
+    const r = await this.redis.rmAppend(...keys(id), ...args)
     if (r[0] === -1) throw new FencedError(`session ${id} is owned at epoch ${r[1] ?? '?'} now, not ${lease.epoch}`)
     if (r[0] === -2) throw new FencedError(`session ${id} is at op ${r[1] ?? '?'} in the store, not ${prevSeq}`)
   }
@@ -170,6 +176,11 @@ export class RedisStore implements DurableStore {
     const [m, o, s] = keys(id)
     const r = await this.redis.rmSnapshot(m, o, s, lease.epoch, seq, JSON.stringify(state), this.opts.keyTtlMs)
     if (r === -1) throw new FencedError(`session ${id}: the snapshot of op ${seq} comes from a former owner`)
+  }
+
+  async lookupReply (id: string, key: string): Promise<StoredReply | null> {
+    const text = await this.redis.hget(keys(id)[3], key)
+    return text === null ? null : JSON.parse(text) as StoredReply
   }
 
   async release (id: string, lease: Lease): Promise<void> {

@@ -138,6 +138,20 @@ t.test('every operation gives every status its document lists, and every reply k
     if (statuses.includes(415)) expectStatus(await send(app, method, target, { headers: { ...headers, 'content-type': 'application/xml' }, payload: '<x/>' }), 415, `${idOf(op)} with an XML body`)
   }
 
+  // ------------------------------------------------------------ 409: an Idempotency-Key reused
+  // Every POST of a session takes an Idempotency-Key: one used before for another request is a 409.
+  const bodies = new Map(sessionRouteCases(w).map((c) => [`${c.method} ${c.route}`, c.body]))
+  bodies.set('POST /ops', { ops: [{ op: 'spawn', proc: 'keyed' }] })
+  bodies.set('POST /compare', { target: 'frame', pfn: w.anonPfn, expect: { mapcount: 2 } })
+  for (const op of operations) {
+    if (op.method !== 'post' || !isSessionRoute(op) || !statusesOf(op).includes(409)) continue
+    const route = op.path.replace('/v1/sessions/{sid}', '').replace(/\{(\w+)\}/g, ':$1')
+    const key = `contract-${idOf(op)}`
+    const claim = route === '/files' ? { url: `${s.base}/processes`, payload: { name: `claims-${key}` } } : { url: `${s.base}/files`, payload: { name: `claims-${key}`, pages: 1 } }
+    expectStatus(await send(app, 'POST', claim.url, { headers: { ...s.headers, 'idempotency-key': key }, payload: claim.payload }), 201, `a keyed request taking ${key}`)
+    expectStatus(await send(app, 'POST', urlOf(op, s, w), { headers: { ...s.headers, 'idempotency-key': key }, payload: bodies.get(`POST ${route}`) ?? {} }), 409, `${idOf(op)} with an Idempotency-Key used for another request`)
+  }
+
   // ------------------------------------------------------------ errors of particular operations
   const h = s.headers
   const at = (path: string): string => `${s.base}${path}`

@@ -6,6 +6,7 @@
  * acknowledged is lost when it comes back from its append-only file.
  */
 import { Redis } from 'ioredis'
+import WebSocket from 'ws'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, createSession, type TestSession } from '../helper.js'
@@ -123,4 +124,96 @@ t.test('Redis down: 503 at once, /ready says so; back from its AOF, nothing ackn
   t.equal(back.status, 200)
   t.same(back.body, acked, 'every acknowledged op, and not the refused one')
   t.equal(await inspect.hget(`rm:{${s.id}}:meta`, 'seq'), '4')
+})
+
+t.test('a retry with the same Idempotency-Key after a failover returns the first reply, applied once', async (t) => {
+  const a = await buildTestApp(t, env('g'))
+  const s = await createSession(a, '6.18')
+  await req(a, s, 'POST', '/ops', { ops: SCENARIO.slice(0, 2) })
+  const keyed = async (app: FastifyInstance, key: string) => await app.inject({ method: 'POST', url: s.base + '/processes/1/fork', headers: { ...s.headers, 'idempotency-key': key }, payload: {} })
+  const first = await keyed(a, 'fork-once')
+  t.equal(first.statusCode, 201)
+  t.match(await inspect.hget(`rm:{${s.id}}:idem`, 'fork-once'), /"status":201/, 'the reply is stored with the op')
+  // The owner dies; another process takes the session over and the client retries.
+  await inspect.del('rm:node:g')
+  const b = await buildTestApp(t, env('h'))
+  const retry = await keyed(b, 'fork-once')
+  t.equal(retry.statusCode, 201)
+  t.equal(retry.headers['idempotent-replayed'], 'true')
+  t.equal(retry.body, first.body, 'the first reply, byte for byte')
+  t.equal(await inspect.hget(`rm:{${s.id}}:meta`, 'seq'), '3', 'the fork was applied once')
+  t.equal((await req(b, s, 'GET', '/processes')).body.processes.length, 2)
+  const reuse = await b.inject({ method: 'POST', url: s.base + '/processes', headers: { ...s.headers, 'idempotency-key': 'fork-once' }, payload: {} })
+  t.equal(reuse.statusCode, 409, 'the key still belongs to the fork')
+})
+
+t.test('WebSocket subscribers across a failover: resumed with ?since=, the same events with the same numbers', async (t) => {
+  const a = await buildTestApp(t, env('i', { SNAPSHOT_EVERY: '4' }))
+  const s = await createSession(a, '6.18')
+  const aBase = await a.listen({ host: '127.0.0.1', port: 0 })
+  const seen: Array<Record<string, unknown>> = []
+  const ws = new WebSocket(`${aBase.replace('http', 'ws')}${s.base}/events?token=${s.headers.authorization.slice(7)}`)
+  ws.on('message', (m) => {
+    const msg = JSON.parse(String(m)) as Record<string, unknown> | Array<Record<string, unknown>>
+    for (const e of Array.isArray(msg) ? msg : [msg]) if (typeof e.seq === 'number' && e.type !== 'hello') seen.push(e)
+  })
+  await new Promise((resolve) => ws.once('open', resolve))
+  t.equal((await req(a, s, 'POST', '/ops', { ops: SCENARIO })).status, 200)
+  const last = (await req(a, s, 'GET', '')).body.counts.events as number
+  while (seen.length === 0 || seen[seen.length - 1].seq !== last) await new Promise((resolve) => setTimeout(resolve, 10))
+  ws.close()
+  // A crash: the snapshot of op 4 plus ops 5..7 replayed regenerate those ops' events.
+  await inspect.del('rm:node:i')
+  const b = await buildTestApp(t, env('j'))
+  const bBase = await b.listen({ host: '127.0.0.1', port: 0 })
+  const resumeFrom = Number(seen[Math.floor(seen.length / 2)].seq)
+  const again: Array<Record<string, unknown>> = []
+  let gap: Record<string, unknown> | undefined
+  const ws2 = new WebSocket(`${bBase.replace('http', 'ws')}${s.base}/events?token=${s.headers.authorization.slice(7)}&since=${resumeFrom}`)
+  ws2.on('message', (m) => {
+    const msg = JSON.parse(String(m)) as Record<string, unknown> | Array<Record<string, unknown>>
+    for (const e of Array.isArray(msg) ? msg : [msg]) {
+      if (e.type === 'gap') gap = e
+      else if (typeof e.seq === 'number' && e.type !== 'hello') again.push(e)
+    }
+  })
+  await new Promise((resolve) => ws2.once('open', resolve))
+  const deadline = Date.now() + 5000
+  while ((again.length === 0 || again[again.length - 1].seq !== last) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  ws2.close()
+  t.equal(again[again.length - 1]?.seq, last, 'the recovered session reaches the same last event number')
+  const bySeq = new Map(seen.map((e) => [e.seq, JSON.stringify({ ...e, cause: { ...(e.cause as object), requestId: undefined } })]))
+  for (const e of again) t.equal(JSON.stringify({ ...e, cause: { ...(e.cause as object), requestId: undefined } }), bySeq.get(e.seq), `event ${String(e.seq)} is the same`)
+  if (gap !== undefined) {
+    t.ok(Number(gap.to) < Number(again[0]?.seq ?? last + 1), 'what the history no longer holds is announced as a gap, before the events')
+    t.ok(Number(gap.from) === resumeFrom + 1, 'the gap starts right after what the client had')
+  } else t.equal(again[0]?.seq, resumeFrom + 1, 'no gap: every event after since')
+})
+
+t.test('resuming from before the latest snapshot after a failover: a gap notice, then the events it still has', async (t) => {
+  const a = await buildTestApp(t, env('k', { SNAPSHOT_EVERY: '4' }))
+  const s = await createSession(a, '6.18')
+  t.equal((await req(a, s, 'POST', '/ops', { ops: SCENARIO })).status, 200)
+  const last = (await req(a, s, 'GET', '')).body.counts.events as number
+  await inspect.del('rm:node:k')
+  const b = await buildTestApp(t, env('l'))
+  const bBase = await b.listen({ host: '127.0.0.1', port: 0 })
+  const msgs: Array<Record<string, unknown>> = []
+  const ws = new WebSocket(`${bBase.replace('http', 'ws')}${s.base}/events?token=${s.headers.authorization.slice(7)}&since=1`)
+  ws.on('message', (m) => {
+    const msg = JSON.parse(String(m)) as Record<string, unknown> | Array<Record<string, unknown>>
+    msgs.push(...(Array.isArray(msg) ? msg : [msg]))
+  })
+  await new Promise((resolve) => ws.once('open', resolve))
+  const deadline = Date.now() + 5000
+  while (msgs[msgs.length - 1]?.seq !== last && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  ws.close()
+  t.equal(msgs[0].type, 'hello')
+  t.equal(msgs[0].seq, last, 'the hello names the same latest event')
+  const gap = msgs.find((m) => m.type === 'gap')
+  t.ok(gap !== undefined, 'the events before the snapshot are announced as a gap')
+  const events = msgs.filter((m) => m.type !== 'hello' && m.type !== 'gap')
+  t.equal(gap?.from, 2)
+  t.equal(Number(gap?.to) + 1, events[0]?.seq, 'the events resume right after the gap')
+  t.equal(events[events.length - 1]?.seq, last)
 })

@@ -1734,7 +1734,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1870,7 +1870,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1980,7 +1980,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2115,7 +2115,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2174,7 +2174,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2291,7 +2291,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2349,7 +2349,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2432,7 +2432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2501,7 +2501,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2515,7 +2515,10 @@ export interface operations {
     compare: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 sid: string;
             };
@@ -2627,6 +2630,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -2654,7 +2666,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2743,7 +2755,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2803,7 +2815,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2817,7 +2829,10 @@ export interface operations {
     createFile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 sid: string;
             };
@@ -2875,7 +2890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap */
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2911,7 +2926,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3007,7 +3022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3021,7 +3036,10 @@ export interface operations {
     evictFile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 name: string;
                 sid: string;
@@ -3076,6 +3094,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -3103,7 +3130,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3117,7 +3144,10 @@ export interface operations {
     writebackFile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 name: string;
                 sid: string;
@@ -3170,6 +3200,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -3197,7 +3236,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3276,7 +3315,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3344,7 +3383,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3358,7 +3397,10 @@ export interface operations {
     migratePage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pfn: string;
                 sid: string;
@@ -3406,6 +3448,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -3442,7 +3493,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3456,7 +3507,10 @@ export interface operations {
     pageMkclean: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pfn: string;
                 sid: string;
@@ -3504,6 +3558,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -3540,7 +3603,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3556,7 +3619,10 @@ export interface operations {
             query?: {
                 trace?: "0" | "1" | "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pfn: string;
                 sid: string;
@@ -3606,6 +3672,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -3642,7 +3717,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3712,7 +3787,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3728,7 +3803,10 @@ export interface operations {
             query?: {
                 trace?: "0" | "1" | "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pfn: string;
                 sid: string;
@@ -3782,6 +3860,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -3818,7 +3905,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3882,7 +3969,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3896,7 +3983,10 @@ export interface operations {
     applyOps: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 sid: string;
             };
@@ -4049,6 +4139,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -4085,7 +4184,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4174,7 +4273,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4188,7 +4287,10 @@ export interface operations {
     spawnProcess: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 sid: string;
             };
@@ -4239,7 +4341,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap */
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4275,7 +4377,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4360,7 +4462,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4374,7 +4476,10 @@ export interface operations {
     access: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -4437,6 +4542,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -4473,7 +4587,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4487,7 +4601,10 @@ export interface operations {
     exitProcess: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -4535,6 +4652,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -4562,7 +4688,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4576,7 +4702,10 @@ export interface operations {
     fork: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -4628,7 +4757,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap */
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4664,7 +4793,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4678,7 +4807,10 @@ export interface operations {
     madvise: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -4747,6 +4879,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -4783,7 +4924,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4797,7 +4938,10 @@ export interface operations {
     mlock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -4863,6 +5007,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -4890,7 +5043,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4904,7 +5057,10 @@ export interface operations {
     mmap: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -4993,7 +5149,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap */
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5029,7 +5185,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5043,7 +5199,10 @@ export interface operations {
     mprotect: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -5116,6 +5275,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -5143,7 +5311,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5157,7 +5325,10 @@ export interface operations {
     mremap: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -5240,6 +5411,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -5267,7 +5447,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5281,7 +5461,10 @@ export interface operations {
     munlock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -5347,6 +5530,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -5374,7 +5566,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5388,7 +5580,10 @@ export interface operations {
     munmap: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request repeated with the same key (same route and body) returns the first reply, marked Idempotent-Replayed: true, instead of applying the operation again; across a failover too when sessions are durable. A session remembers its last 1,000 keys. */
+                "idempotency-key"?: string;
+            };
             path: {
                 pid: string;
                 sid: string;
@@ -5454,6 +5649,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description conflict: the request collides with existing state (EEXIST): a taken process or file name, a MAP_FIXED_NOREPLACE overlap; or its Idempotency-Key was used for another request, or for one still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description limit: the request body is larger than the server accepts, or asks for limits above the server's */
             413: {
                 headers: {
@@ -5481,7 +5685,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5566,7 +5770,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5657,7 +5861,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5715,7 +5919,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description unavailable: the server is overloaded (event loop or heap); retry after the Retry-After header's seconds */
+            /** @description unavailable: the server is overloaded (event loop or heap), or the durable store (Redis) could not take the operation, or another process serves the session right now; retry after the Retry-After header's seconds (with the same Idempotency-Key) */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -126,6 +126,11 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('config', config)
   app.decorate('sessions', sessions)
   app.decorate('durableStore', durableStore)
+  // Several processes behind a proxy: each reply says which one (and which start of it) served it.
+  if (durableStore !== undefined) {
+    const owner = durableStore.owner
+    app.addHook('onSend', (_request, reply, payload, done) => { reply.header('x-rmap-node', owner); done(null, payload) })
+  }
   app.decorate('adminTokenMatches', (token: string) =>
     adminHash !== undefined && timingSafeEqual(createHash('sha256').update(token).digest(), adminHash))
   app.addHook('onReady', async () => {

@@ -65,19 +65,19 @@ export class SessionStore {
   }
 
   /**
-   * A new session (from a snapshot when one is given), stored durably before it is returned when the
-   * server has a durable store: its creation is acknowledged only once it would survive a restart.
+   * A new session (from a snapshot when one is given). With a durable store it is stored before it is
+   * returned (its creation is acknowledged only once it would survive a restart) and not kept here:
+   * its first request, on whichever process the proxy sends it to, takes it from the store.
    */
   async open (kernel: KernelVersion, limits: Partial<SimLimits> | undefined, snapshot?: Snapshot): Promise<{ session: Session, token: string }> {
     const made = snapshot === undefined ? this.create(kernel, limits) : this.restore(snapshot)
     const durable = this.opts.durable
     if (durable === undefined) return made
     const s = made.session
+    this.sessions.delete(s.id)
     try {
-      const lease = await durable.store.create({ id: s.id, tokenHash: s.tokenHash.toString('hex'), kernel: s.version, limits: s.limits, createdAt: s.createdAt }, snapshot ?? null)
-      this.attach(s, lease, 0)
+      await durable.store.create({ id: s.id, tokenHash: s.tokenHash.toString('hex'), kernel: s.version, limits: s.limits, createdAt: s.createdAt }, snapshot ?? null)
     } catch (err) {
-      this.sessions.delete(s.id)
       throw new SessionError('store_unavailable', `the session could not be stored: ${err instanceof Error ? err.message : String(err)}; retry`)
     }
     return made

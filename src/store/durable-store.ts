@@ -48,8 +48,12 @@ export interface DurableStore {
   readonly owner: string
   /** Starts the node's liveness key and its renewal; `onLost` runs if it cannot renew in time. */
   start: (onLost: (why: string) => void) => Promise<void>
-  /** Records a new session, owned by this process (with its first snapshot when it began from one). */
-  create: (meta: SessionMeta, snapshot: Snapshot | null) => Promise<Lease>
+  /**
+   * Records a new session (with its first snapshot when it began from one), owned by nobody: behind a
+   * proxy that routes by session id, the process that created it is not the one its requests go to,
+   * and the first of them takes it.
+   */
+  create: (meta: SessionMeta, snapshot: Snapshot | null) => Promise<void>
   /** Takes ownership unless another live process holds it; a new owner bumps the epoch. */
   claim: (id: string) => Promise<Lease | 'missing' | 'owned'>
   /** The session as stored, or null when there is none. */

@@ -133,14 +133,13 @@ export class RedisStore implements DurableStore {
     this.renewal.unref()
   }
 
-  async create (meta: SessionMeta, snapshot: Snapshot | null): Promise<Lease> {
+  async create (meta: SessionMeta, snapshot: Snapshot | null): Promise<void> {
     const [m, , s] = keys(meta.id)
     const tx = this.redis.multi()
-      .hset(m, { tokenHash: meta.tokenHash, kernel: meta.kernel, limits: JSON.stringify(meta.limits), createdAt: String(meta.createdAt), owner: this.owner, epoch: '1', seq: '0', snapSeq: snapshot === null ? '-1' : '0' })
+      .hset(m, { tokenHash: meta.tokenHash, kernel: meta.kernel, limits: JSON.stringify(meta.limits), createdAt: String(meta.createdAt), owner: '', epoch: '0', seq: '0', snapSeq: snapshot === null ? '-1' : '0' })
       .pexpire(m, this.opts.keyTtlMs)
     if (snapshot !== null) tx.set(s, JSON.stringify(snapshot), 'PX', this.opts.keyTtlMs)
     await tx.exec()
-    return { epoch: 1 }
   }
 
   async claim (id: string): Promise<Lease | 'missing' | 'owned'> {

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { timingSafeEqual } from 'node:crypto'
+import { SessionError } from '../sessions/errors.js'
 import type { Session } from '../sessions/session.js'
 import type { Simulator } from '../sim/index.js'
 
@@ -55,6 +56,13 @@ function verifiedBefore (socket: AuthSocket, sid: string, header: string | undef
 export function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const sid = (request.params as { sid?: string }).sid ?? ''
   const sessions = request.server.sessions
+  // A process whose lease ran out (it was paused, or Redis was away) may have been replaced: its
+  // copies are dropped (leaseValid() does it) before anything is served from them.
+  const store = request.server.durableStore
+  if (store !== undefined && !store.leaseValid()) {
+    done(new SessionError('store_unavailable', 'this process\'s ownership lease has lapsed; retry (the session is served again once ownership is settled)'))
+    return
+  }
   // A durable session this process does not hold comes back from the store first.
   if (sessions.durable && sessions.get(sid) === undefined) {
     sessions.recover(sid).then(() => { authenticateHeld(request, reply, done) }, (err: Error) => { done(err) })

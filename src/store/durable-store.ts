@@ -49,6 +49,11 @@ export interface DurableStore {
   /** Starts the node's liveness key and its renewal; `onLost` runs if it cannot renew in time. */
   start: (onLost: (why: string) => void) => Promise<void>
   /**
+   * Whether this process's lease is still good: renewed less than a lease ago. False after a pause
+   * (SIGSTOP, a long GC) or while Redis is unreachable: another process may own its sessions by now.
+   */
+  leaseValid: () => boolean
+  /**
    * Records a new session (with its first snapshot when it began from one), owned by nobody: behind a
    * proxy that routes by session id, the process that created it is not the one its requests go to,
    * and the first of them takes it.

@@ -91,6 +91,9 @@ export class RedisStore implements DurableStore {
   readonly owner: string
   private readonly redis: Redis & Scripts
   private renewal: NodeJS.Timeout | undefined
+  private renewedAt = 0
+  private onLost: (why: string) => void = () => {}
+  private lost = false
   private readonly incarnation = randomBytes(6).toString('base64url')
 
   constructor (private readonly opts: RedisStoreOptions) {
@@ -113,24 +116,34 @@ export class RedisStore implements DurableStore {
   }
 
   async start (onLost: (why: string) => void): Promise<void> {
+    this.onLost = onLost
     await this.redis.connect()
     const nodeKey = NODE_PREFIX + this.opts.node
+    const asked = Date.now()
     await this.redis.set(nodeKey, this.incarnation, 'PX', this.opts.leaseMs)
-    let renewedAt = Date.now()
-    let lost = false
+    this.renewedAt = asked
     this.renewal = setInterval(() => {
+      // A lease renewed too long ago (this process was paused, or Redis was away) may have been
+      // taken over meanwhile: drop everything before serving anything again.
+      this.leaseValid()
+      const at = Date.now()
       this.redis.set(nodeKey, this.incarnation, 'PX', this.opts.leaseMs).then(() => {
-        renewedAt = Date.now()
-        lost = false
-      }, () => {
-        // Past the lease another process may have claimed our sessions: stop serving them.
-        if (!lost && Date.now() - renewedAt >= this.opts.leaseMs) {
-          lost = true
-          onLost(`could not renew the node lease for ${Date.now() - renewedAt} ms`)
-        }
-      })
+        // The lease runs from when the renewal was asked for, not from its answer.
+        if (at > this.renewedAt) this.renewedAt = at
+        this.lost = false
+      }, () => { this.leaseValid() })
     }, Math.max(50, Math.floor(this.opts.leaseMs / 4)))
     this.renewal.unref()
+  }
+
+  leaseValid (): boolean {
+    const age = Date.now() - this.renewedAt
+    if (age < this.opts.leaseMs) return !this.lost
+    if (!this.lost) {
+      this.lost = true
+      this.onLost(`the node lease was last renewed ${age} ms ago (lease ${this.opts.leaseMs} ms)`)
+    }
+    return false
   }
 
   async create (meta: SessionMeta, snapshot: Snapshot | null): Promise<void> {

@@ -56,7 +56,7 @@ const exerciseRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 201: z.object({ session: CreatedSession, exercise: ExerciseReply.shape.exercise }), ...errors(400, 413, 415, 422, 429, 503) }
     }
   }, async (request, reply) => {
-    const { session, token, exercise } = openExerciseSession(app.sessions, request.body)
+    const { session, token, exercise } = await openExerciseSession(app.sessions, request.body)
     return reply.code(201).send({ session: { ...sessionOut(app.sessions, session), token }, exercise })
   })
 

@@ -36,9 +36,10 @@ export function gradeFor (spec: ExerciseSpec, req: GradeRequest): Graded {
 
 /**
  * A session of the exercise's kernel with its setup applied. A setup the server's session limits cannot
- * hold fails the batch (422) and leaves no session behind.
+ * hold fails the batch (422) and leaves no session behind. With durable sessions it is stored as it
+ * stands after the setup (a snapshot: its journal starts there).
  */
-export function openExerciseSession (sessions: SessionStore, spec: ExerciseSpec): { session: Session, token: string, exercise: GeneratedExercise['exercise'] } {
+export async function openExerciseSession (sessions: SessionStore, spec: ExerciseSpec): Promise<{ session: Session, token: string, exercise: GeneratedExercise['exercise'] }> {
   const { exercise } = exerciseFor(spec)
   const { session, token } = sessions.create(exercise.spec.kernel)
   try {
@@ -47,5 +48,6 @@ export function openExerciseSession (sessions: SessionStore, spec: ExerciseSpec)
     sessions.delete(session)
     throw e
   }
+  if (sessions.durable) await sessions.persistNew(session, session.sim.snapshot())
   return { session, token, exercise }
 }

@@ -71,16 +71,24 @@ export class SessionStore {
    */
   async open (kernel: KernelVersion, limits: Partial<SimLimits> | undefined, snapshot?: Snapshot): Promise<{ session: Session, token: string }> {
     const made = snapshot === undefined ? this.create(kernel, limits) : this.restore(snapshot)
+    await this.persistNew(made.session, snapshot ?? null)
+    return made
+  }
+
+  /**
+   * With a durable store: stores a session just made here (from `snapshot`, its state now, when it did
+   * not start empty) and lets it go, for its first request to take it wherever that is routed.
+   * Without one: nothing (it stays here). Either way the session is acknowledged only after this.
+   */
+  async persistNew (s: Session, snapshot: Snapshot | null): Promise<void> {
     const durable = this.opts.durable
-    if (durable === undefined) return made
-    const s = made.session
+    if (durable === undefined) return
     this.sessions.delete(s.id)
     try {
-      await durable.store.create({ id: s.id, tokenHash: s.tokenHash.toString('hex'), kernel: s.version, limits: s.limits, createdAt: s.createdAt }, snapshot ?? null)
+      await durable.store.create({ id: s.id, tokenHash: s.tokenHash.toString('hex'), kernel: s.version, limits: s.limits, createdAt: s.createdAt }, snapshot)
     } catch (err) {
       throw new SessionError('store_unavailable', `the session could not be stored: ${err instanceof Error ? err.message : String(err)}; retry`)
     }
-    return made
   }
 
   private attach (s: Session, lease: { epoch: number }, seq: number): void {

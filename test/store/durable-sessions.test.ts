@@ -217,3 +217,19 @@ t.test('resuming from before the latest snapshot after a failover: a gap notice,
   t.equal(Number(gap?.to) + 1, events[0]?.seq, 'the events resume right after the gap')
   t.equal(events[events.length - 1]?.seq, last)
 })
+
+t.test('an exercise session is durable too: stored as it stands after its setup', async (t) => {
+  const a = await buildTestApp(t, env('m'))
+  const opened = await a.inject({ method: 'POST', url: '/v1/exercises/session', payload: { topic: 'fork-cow', seed: 7, kernel: '6.18', difficulty: 1 } })
+  t.equal(opened.statusCode, 201)
+  const { session } = opened.json() as { session: { id: string, token: string } }
+  const s = { id: session.id, token: session.token, base: `/v1/sessions/${session.id}`, headers: { authorization: `Bearer ${session.token}` } }
+  const here = await req(a, s, 'GET', '/snapshot')
+  t.equal(here.status, 200)
+  // Another process serves it just the same once this one has let it go.
+  await a.close()
+  const b = await buildTestApp(t, env('n'))
+  const there = await req(b, s, 'GET', '/snapshot')
+  t.equal(there.status, 200)
+  t.same(there.body, here.body, 'the setup\'s state, on another process')
+})

@@ -7,11 +7,10 @@
  * hole in the sequence (an op whose reply was lost in the kill is retried, not applied twice); and
  * replaying each journal in a fresh session gives exactly the recovered state.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { cleanEnv, ROOT } from '../ops/support.js'
-import { freePort, RedisServer } from './redis-server.js'
+import { freePort, RedisServer, startServerProcess } from './redis-server.js'
 
 t.setTimeout(120_000)
 const LEASE_MS = 1000
@@ -22,17 +21,7 @@ const base = `http://127.0.0.1:${port}`
 
 let server: ChildProcess | undefined
 async function startServer (node: string): Promise<void> {
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: cleanEnv({ PORT: String(port), REDIS_URL: redis.url, NODE_ID: node, LEASE_MS: String(LEASE_MS), SNAPSHOT_EVERY: '1000000', LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0' }),
-    stdio: 'ignore'
-  })
-  const started = Date.now()
-  for (;;) {
-    try { if ((await fetch(base + '/health')).ok) return } catch { /* not yet */ }
-    if (Date.now() - started > 20000) throw new Error('the server did not start')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  server = await startServerProcess(port, { REDIS_URL: redis.url, NODE_ID: node, LEASE_MS: String(LEASE_MS), SNAPSHOT_EVERY: '1000000' })
 }
 t.teardown(() => { server?.kill('SIGKILL') })
 

@@ -4,12 +4,10 @@
  * to it get 503 while ownership is elsewhere (the read it held when it stopped included: its copy is
  * stale). The session's state is the new owner's, untouched.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { buildTestApp } from '../helper.js'
-import { cleanEnv, ROOT } from '../ops/support.js'
-import { freePort, RedisServer } from './redis-server.js'
+import { freePort, RedisServer, startServerProcess } from './redis-server.js'
 
 t.setTimeout(120_000)
 const LEASE_MS = 800
@@ -17,17 +15,8 @@ const redis = await RedisServer.start()
 t.teardown(async () => { await redis.kill() })
 const port = await freePort()
 const base = `http://127.0.0.1:${port}`
-const paused: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-  cwd: ROOT,
-  env: cleanEnv({ PORT: String(port), REDIS_URL: redis.url, NODE_ID: 'paused', LEASE_MS: String(LEASE_MS), LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0' }),
-  stdio: 'ignore'
-})
+const paused = await startServerProcess(port, { REDIS_URL: redis.url, NODE_ID: 'paused', LEASE_MS: String(LEASE_MS) })
 t.teardown(() => { paused.kill('SIGCONT'); paused.kill('SIGKILL') })
-for (const started = Date.now(); ;) {
-  try { if ((await fetch(base + '/health')).ok) break } catch { /* not yet */ }
-  if (Date.now() - started > 20000) throw new Error('the server did not start')
-  await new Promise((resolve) => setTimeout(resolve, 50))
-}
 
 t.test('SIGSTOP past the lease, another process takes over, SIGCONT: the old owner is fenced and drops its copy', async (t) => {
   const created = await (await fetch(base + '/v1/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"kernel":"6.18"}' })).json() as { id: string, token: string }

@@ -5,22 +5,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
-import { createServer, Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
+import { cleanEnv, ROOT } from '../ops/support.js'
 import { join } from 'node:path'
+import { freePort } from '../../deploy/cluster.js'
+
+export { freePort }
 
 export const REDIS_SERVER = process.env.REDIS_SERVER_PATH ?? '/usr/bin/redis-server'
-
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => { resolve(port) })
-    })
-  })
-}
 
 /** Answers once something accepts connections and says PONG on the port. */
 async function pong (port: number): Promise<boolean> {
@@ -67,5 +60,23 @@ export class RedisServer {
     const c = this.child
     if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
     await new Promise<void>((resolve) => { c.once('exit', () => { resolve() }); c.kill(signal) })
+  }
+}
+
+/**
+ * The server as a real child process (node running src/server.ts through tsx), on `port`, waited for
+ * until /health answers.
+ */
+export async function startServerProcess (port: number, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: cleanEnv({ PORT: String(port), LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env }),
+    stdio: 'ignore'
+  })
+  for (const started = Date.now(); ;) {
+    try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return child } catch { /* not yet */ }
+    if (child.exitCode !== null) throw new Error(`the server exited with ${String(child.exitCode)}`)
+    if (Date.now() - started > 20000) throw new Error('the server did not start')
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
